@@ -1,0 +1,22 @@
+"""Render the on-disk contract (and the backends' files) for a device into OUTPUT/generated.
+
+The tree is written to a temporary directory and renamed into place, so a failed run leaves the
+previous output untouched; rerunning with the same input gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+from ..generate import generate
+from . import device_args, load
+
+NAME = "generate"
+
+
+def setup(p):
+    device_args(p)
+
+
+def run(args):
+    device, output = load(args)
+    dest = generate(device, output)
+    print(f"generated {dest}")

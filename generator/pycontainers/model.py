@@ -1,0 +1,496 @@
+"""The validated device model: YAML in, one frozen object out.
+
+Everything derived from the device and board files (sizes in bytes, partition offsets and
+numbers, slot names, start order, boot-counter transitions) is computed here, once. The contract
+and the backends only read it; templates only format it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from . import units
+from .errors import Problem, ValidationError
+from .loader import LineDict, line_of, load_yaml, path_str
+
+FORMAT = 1
+SLOTS = ("A", "B")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+BOARDS_DIR = PROJECT_ROOT / "conf" / "boards"
+ALIGN = units.MIB
+
+
+def schema(kind: str) -> dict:
+    """The JSON schema of a file kind: 'device' or 'board'."""
+    text = resources.files(__package__).joinpath("schema", f"{kind}.schema.json").read_text()
+    return json.loads(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Model objects
+
+
+@dataclass(frozen=True)
+class Partition:
+    number: int  # GPT index, 1-based
+    name: str  # GPT partition name (PARTLABEL)
+    fstype: str  # vfat | raw | ext4
+    image: str  # input image file name in the image build
+    offset: int  # bytes
+    size: int  # bytes
+    slot: str | None = None  # A/B for root slots
+
+    @property
+    def offset_mib(self) -> int:
+        return self.offset // units.MIB
+
+    @property
+    def size_mib(self) -> int:
+        return self.size // units.MIB
+
+
+@dataclass(frozen=True)
+class Storage:
+    boot: Partition
+    env: Partition
+    slots: tuple[Partition, ...]
+    data: Partition
+    disk_size: int
+    env_blob_size: int = 0x4000
+
+    @property
+    def partitions(self) -> tuple[Partition, ...]:
+        return (self.boot, self.env, *self.slots, self.data)
+
+    @property
+    def env_blob_blocks(self) -> int:
+        """The env blob in 512-byte blocks, as U-Boot's `<dev> read/write` count them."""
+        return self.env_blob_size // 512
+
+    @property
+    def slot_size(self) -> int:
+        return self.slots[0].size
+
+    def slot(self, name: str) -> Partition:
+        return next(p for p in self.slots if p.slot == name)
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    arch: str
+    console: str
+    kernel_image: str
+    boot_command: str
+    debian_arch: str
+    debian_suite: str
+    kernel_package: str
+    kernel_file: str
+    modules: tuple[str, ...]
+    cross_compiler: str
+    uboot_binary: str
+    uboot_env: tuple[tuple[str, str], ...]
+    qemu: dict | None
+    yocto_machine: str
+    yocto_layers: tuple[str, ...]
+    buildroot_defconfig: str
+    source: Path
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    target: str
+    readonly: bool
+
+    @property
+    def source(self) -> str:
+        return f"/data/volumes/{self.name}"
+
+
+@dataclass(frozen=True)
+class Health:
+    kind: str  # none | ready-file | exec
+    value: str
+    interval: int  # seconds
+    timeout: int
+    retries: int
+
+    @property
+    def spec(self) -> str:
+        """The manifest's `health` value: 'none', 'ready-file PATH' or 'exec COMMAND'."""
+        return f"{self.kind} {self.value}" if self.value else self.kind
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: int | None
+    cpu: float | None
+    pids: int | None
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    kind: str  # packages | oci-layout | oci-archive
+    packages: tuple[str, ...] = ()
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    role: str
+    image: ImageSource
+    command: tuple[str, ...]
+    environment: tuple[tuple[str, str], ...]
+    workdir: str
+    volumes: tuple[Volume, ...]
+    restart: str
+    backoff: tuple[int, int]  # seconds: initial, max
+    crash_loop: tuple[int, int]  # restarts, window in seconds
+    depends_on: tuple[str, ...]
+    required: bool
+    health: Health
+    limits: Limits
+
+    @property
+    def bundle(self) -> str:
+        return f"/usr/share/pycontainers/containers/{self.name}"
+
+
+@dataclass(frozen=True)
+class Signing:
+    key: Path
+    cert: Path
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    version: str
+    compatible: str
+    hostname: str
+    board: Board
+    storage: Storage
+    containers: tuple[Container, ...]  # in start order: dependencies first
+    boot_attempts: int
+    boot_deadline: int  # seconds
+    signing: Signing | None
+    yocto_series: str
+    buildroot_version: str
+    source: Path
+    display: str = field(default="", compare=False)  # the source path as the user gave it
+
+    @property
+    def boot_state_vars(self) -> str:
+        """The U-Boot variables holding the A/B state, as listed to env import/export."""
+        return " ".join(["BOOT_ORDER"] + [f"BOOT_{p.slot}_LEFT" for p in self.storage.slots])
+
+    def kernel_args(self, slot: str) -> str:
+        """Kernel command line of a slot; rauc.slot= tells RAUC and the manager which one booted."""
+        part = self.storage.slot(slot)
+        return (f"console={self.board.console} root=PARTLABEL={part.name} rootfstype={part.fstype} ro "
+                f"rootwait rauc.slot={slot} panic=5 quiet")
+
+    @property
+    def boot_counter_steps(self) -> list[tuple[int, int]]:
+        """(left, left - 1) pairs for the boot script's decrement chain, highest first."""
+        return [(n, n - 1) for n in range(self.boot_attempts, 0, -1)]
+
+
+# --------------------------------------------------------------------------------------------
+# Schema validation with file:line messages
+
+
+_YAML_TYPES = {"array": "a list", "object": "a mapping", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "a boolean", "null": "null"}
+
+
+def _describe(instance: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(instance), type(instance).__name__)
+
+
+def _schema_problems(data: LineDict, kind: str, display: str) -> list[Problem]:
+    problems = []
+    validator = Draft202012Validator(schema(kind))
+    for err in validator.iter_errors(data):
+        path = list(err.absolute_path)
+        sub, v = err.schema, err.validator
+        if v == "additionalProperties":
+            allowed = sorted(sub.get("properties", {}))
+            for key in (k for k in err.instance if k not in sub.get("properties", {})):
+                problems.append(Problem(display, line_of(data, path + [key]), path_str(path + [key]),
+                                        f"unknown key; allowed: {', '.join(allowed)}"))
+            continue
+        if v == "required":
+            missing = err.message.split("'")[1]
+            msg, path = "required key is missing", path + [missing]
+        elif v == "enum":
+            msg = f"{err.instance!r} is not one of {', '.join(str(c) for c in sub['enum'])}"
+        elif v == "const":
+            msg = f"{err.instance!r} is not supported; use {sub['const']!r}"
+        elif v == "type":
+            types = [sub["type"]] if isinstance(sub["type"], str) else sub["type"]
+            want = " or ".join(_YAML_TYPES.get(t, t) for t in types)
+            msg = f"expected {want}, got {_describe(err.instance)}"
+        elif v in ("pattern", "anyOf"):
+            msg = f"{err.instance!r} is not valid: {sub.get('description', err.message)}"
+        elif v in ("minProperties", "maxProperties") and "properties" in sub:
+            msg = f"give exactly one of: {', '.join(sub['properties'])}" if sub.get("maxProperties") == 1 \
+                else f"give at least one of: {', '.join(sub['properties'])}"
+        elif v == "minItems":
+            msg = "must not be empty"
+        else:
+            msg = err.message
+        problems.append(Problem(display, line_of(data, path), path_str(path), msg))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Board
+
+
+def board_path(ref: str, relative_to: Path) -> Path:
+    """A board name means conf/boards/NAME.yml; a value ending in .yml is a path."""
+    if ref.endswith((".yml", ".yaml")):
+        return (relative_to / ref).resolve()
+    return BOARDS_DIR / f"{ref}.yml"
+
+
+def available_boards() -> list[str]:
+    return sorted(p.stem for p in BOARDS_DIR.glob("*.yml"))
+
+
+def load_board(path: Path, display: str | None = None) -> Board:
+    display = display or str(path)
+    data = load_yaml(path, display)
+    problems = _schema_problems(data, "board", display)
+    if not problems and data["name"] != path.stem:
+        problems.append(Problem(display, data.lines["name"], "name",
+                                f"{data['name']!r} must match the file name {path.stem!r}"))
+    if problems:
+        raise ValidationError(problems)
+    deb, qemu = data["debian"], data.get("qemu")
+    return Board(
+        name=data["name"], description=data.get("description", ""), arch=data["arch"],
+        console=data["console"], kernel_image=data["kernel"]["image"],
+        boot_command=data["kernel"]["boot_command"], debian_arch=deb["arch"],
+        debian_suite=deb["suite"], kernel_package=deb["kernel_package"],
+        kernel_file=deb["kernel_file"], modules=tuple(deb["modules"]),
+        cross_compiler=deb["cross_compiler"], uboot_binary=data["uboot"]["binary"],
+        uboot_env=tuple(sorted((data["uboot"].get("env") or {}).items())),
+        qemu=dict(qemu) if qemu else None, yocto_machine=data["yocto"]["machine"],
+        yocto_layers=tuple(data["yocto"].get("layers", [])),
+        buildroot_defconfig=data["buildroot"]["defconfig"], source=path)
+
+
+# --------------------------------------------------------------------------------------------
+# Device
+
+
+def _storage(spec: dict) -> Storage:
+    sizes = {k: units.parse_size(spec.get(k, d)) for k, d in
+             (("boot", "16MiB"), ("env", "1MiB"), ("rootfs", "128MiB"), ("data", "64MiB"))}
+    layout = [("boot", "vfat", "boot.vfat", sizes["boot"], None),
+              ("uboot-env", "raw", "uboot-env.img", sizes["env"], None),
+              *((f"rootfs_{s.lower()}", "ext4", "rootfs.ext4", sizes["rootfs"], s) for s in SLOTS),
+              ("data", "ext4", "data.ext4", sizes["data"], None)]
+    offset, parts = ALIGN, []  # the first MiB holds the protective MBR and the GPT
+    for number, (name, fstype, image, size, slot) in enumerate(layout, start=1):
+        parts.append(Partition(number, name, fstype, image, offset, size, slot))
+        offset += size
+    return Storage(boot=parts[0], env=parts[1], slots=tuple(parts[2:4]), data=parts[4],
+                   disk_size=offset + ALIGN)  # the last MiB holds the backup GPT
+
+
+def _storage_problems(data: LineDict, display: str) -> list[Problem]:
+    problems = []
+    spec = data.get("storage") or {}
+    for key, value in spec.items():
+        if units.parse_size(value) % units.MIB or units.parse_size(value) == 0:
+            problems.append(Problem(display, spec.lines[key], f"storage.{key}",
+                                    f"{value!r} must be a non-zero multiple of 1 MiB (partitions are 1 MiB aligned)"))
+    return problems
+
+
+def _container(c: dict) -> Container:
+    h = c.get("health") or {}
+    if "ready_file" in h:
+        kind, value = "ready-file", h["ready_file"]
+    elif "exec" in h:
+        kind, value = "exec", h["exec"]
+    else:
+        kind, value = "none", ""
+    img = c["image"]
+    if "packages" in img:
+        image = ImageSource("packages", packages=tuple(img["packages"]))
+    else:
+        kind_ = next(iter(img))
+        image = ImageSource(kind_, path=Path(img[kind_]))
+    lim = c.get("limits") or {}
+    backoff, loop = c.get("backoff") or {}, c.get("crash_loop") or {}
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(c.get("environment") or {})}
+    return Container(
+        name=c["name"], role=c["role"], image=image, command=tuple(c["command"]),
+        environment=tuple(sorted(env.items())), workdir=c.get("workdir", "/"),
+        volumes=tuple(Volume(v["name"], v["target"], v.get("readonly", False)) for v in c.get("volumes", [])),
+        restart=c.get("restart", "always"),
+        backoff=(units.seconds(backoff.get("initial", "1s")), units.seconds(backoff.get("max", "30s"))),
+        crash_loop=(loop.get("restarts", 5), units.seconds(loop.get("window", "60s"))),
+        depends_on=tuple(c.get("depends_on", [])), required=c.get("required", True),
+        health=Health(kind, value, units.seconds(h.get("interval", "1s")),
+                      units.seconds(h.get("timeout", "5s")), h.get("retries", 3)),
+        limits=Limits(units.parse_size(lim["memory"]) if "memory" in lim else None,
+                      lim.get("cpu"), lim.get("pids")))
+
+
+def _container_problems(data: LineDict, base: Path, display: str) -> list[Problem]:
+    problems: list[Problem] = []
+    conts = data["containers"]
+
+    def add(index: int, key: str | None, message: str, sub: list | None = None) -> None:
+        path = ["containers", index] + ([key] if key else []) + (sub or [])
+        problems.append(Problem(display, line_of(data, path), path_str(path), message))
+
+    seen: dict[str, int] = {}
+    for i, c in enumerate(conts):
+        if c["name"] in seen:
+            add(i, "name", f"{c['name']!r} is already the name of containers[{seen[c['name']]}]")
+        seen.setdefault(c["name"], i)
+    hosts = [i for i, c in enumerate(conts) if c["role"] == "host"]
+    for i in hosts[1:]:
+        add(i, "role", f"only one container may have role host (containers[{hosts[0]}] has it)")
+    for i, c in enumerate(conts):
+        for j, dep in enumerate(c.get("depends_on", [])):
+            if dep == c["name"]:
+                add(i, "depends_on", "a container cannot depend on itself", [j])
+            elif dep not in seen:
+                add(i, "depends_on", f"{dep!r} is not a container of this device; known: {', '.join(seen)}", [j])
+        h = c.get("health") or {}
+        if "ready_file" in h and "exec" in h:
+            add(i, "health", "give ready_file or exec, not both")
+        elif h and "ready_file" not in h and "exec" not in h:
+            add(i, "health", "give ready_file or exec")
+        targets: dict[str, int] = {}
+        for j, v in enumerate(c.get("volumes", [])):
+            if v["target"] in targets:
+                add(i, "volumes", f"target {v['target']!r} is already used by volumes[{targets[v['target']]}]", [j, "target"])
+            targets.setdefault(v["target"], j)
+        img = c["image"]
+        for key in ("oci-layout", "oci-archive"):
+            if key in img and not (base / img[key]).exists():
+                add(i, "image", f"{img[key]!r} does not exist (relative to {display})", [key])
+        if c["role"] == "host" and c.get("limits"):
+            add(i, "limits", "limits apply to app containers only")
+    if not problems:
+        problems += _cycle_problems(data, display)
+    return problems
+
+
+def _start_order(conts: list[dict]) -> list[int]:
+    """Indices in start order: dependencies first, otherwise file order (stable)."""
+    order: list[int] = []
+    index = {c["name"]: i for i, c in enumerate(conts)}
+    state: dict[int, str] = {}
+
+    def visit(i: int) -> None:
+        if state.get(i) == "done":
+            return
+        state[i] = "visiting"
+        for dep in conts[i].get("depends_on", []):
+            if state.get(index[dep]) != "visiting":
+                visit(index[dep])
+        state[i] = "done"
+        order.append(i)
+
+    for i in range(len(conts)):
+        visit(i)
+    return order
+
+
+def _cycle_problems(data: LineDict, display: str) -> list[Problem]:
+    conts = data["containers"]
+    index = {c["name"]: i for i, c in enumerate(conts)}
+
+    def reaches(start: str, goal: str, seen: set) -> list[str] | None:
+        for dep in conts[index[start]].get("depends_on", []):
+            if dep == goal:
+                return [dep]
+            if dep not in seen:
+                seen.add(dep)
+                rest = reaches(dep, goal, seen)
+                if rest:
+                    return [dep] + rest
+        return None
+
+    for i, c in enumerate(conts):
+        cycle = reaches(c["name"], c["name"], set())
+        if cycle:
+            chain = " -> ".join([c["name"]] + cycle)
+            path = ["containers", i, "depends_on"]
+            return [Problem(display, line_of(data, path), path_str(path), f"dependency cycle: {chain}")]
+    return []
+
+
+def load_device(path: Path) -> Device:
+    """Load, validate and derive. Raises ValidationError with every problem found."""
+    display = str(path)
+    path = path.resolve()
+    data = load_yaml(path, display)
+    problems = _schema_problems(data, "device", display)
+    board = None
+    if isinstance(data.get("board"), str) and data["board"]:
+        bpath = board_path(data["board"], path.parent)
+        if not bpath.is_file():
+            known = ", ".join(available_boards())
+            problems.append(Problem(display, data.lines["board"], "board",
+                                    f"{data['board']!r} is not a board (conf/boards/*.yml: {known}) nor a .yml file"))
+        else:
+            try:
+                board = load_board(bpath, _display_path(bpath))
+            except ValidationError as e:
+                problems += e.problems
+    if problems:  # semantic checks need a structurally valid file
+        raise ValidationError(problems)
+    problems += _storage_problems(data, display)
+    problems += _container_problems(data, path.parent, display)
+    signing = None
+    if "signing" in (data.get("update") or {}):
+        spec = data["update"]["signing"]
+        key, cert = (path.parent / spec["key"]).resolve(), (path.parent / spec["cert"]).resolve()
+        for name, p in (("key", key), ("cert", cert)):
+            if not p.is_file():
+                problems.append(Problem(display, spec.lines[name], f"update.signing.{name}",
+                                        f"{spec[name]!r} does not exist (relative to {display})"))
+        signing = Signing(key, cert)
+    if problems:
+        raise ValidationError(problems)
+    assert board is not None
+    conts = data["containers"]
+    update = data.get("update") or {}
+    return Device(
+        name=data["name"], version=data["version"],
+        compatible=data.get("compatible", f"pycontainers-{data['name']}-{board.name}"),
+        hostname=data.get("hostname", data["name"]), board=board,
+        storage=_storage(data.get("storage") or {}),
+        containers=tuple(_container(conts[i]) for i in _start_order(conts)),
+        boot_attempts=update.get("boot_attempts", 3),
+        boot_deadline=units.seconds(update.get("boot_deadline", "60s")),
+        signing=signing, yocto_series=(data.get("yocto") or {}).get("series", "wrynose"),
+        buildroot_version=(data.get("buildroot") or {}).get("version", "2026.02"),
+        source=path, display=display)
+
+
+def _display_path(p: Path) -> str:
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
