@@ -187,6 +187,12 @@ class Device:
     buildroot_version: str
     source: Path
     display: str = field(default="", compare=False)  # the source path as the user gave it
+    lines: dict = field(default_factory=dict, compare=False)  # key path -> line, for later checks
+
+    def where(self, key_path: str) -> str:
+        """'conf/devices/demo.yml:11: storage.rootfs' for messages about a checked value."""
+        line = self.lines.get(key_path, self.lines.get(key_path.split(".")[0], 0))
+        return f"{self.display}:{line}: {key_path}" if line else f"{self.display}: {key_path}"
 
     @property
     def boot_state_vars(self) -> str:
@@ -486,7 +492,8 @@ def load_device(path: Path) -> Device:
         boot_deadline=units.seconds(update.get("boot_deadline", "60s")),
         signing=signing, yocto_series=(data.get("yocto") or {}).get("series", "wrynose"),
         buildroot_version=(data.get("buildroot") or {}).get("version", "2026.02"),
-        source=path, display=display)
+        source=path, display=display,
+        lines={path_str(p): line_of(data, p) for p in (["storage"], ["storage", "rootfs"], ["storage", "data"])})
 
 
 def _display_path(p: Path) -> str:

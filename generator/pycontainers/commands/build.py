@@ -1,0 +1,29 @@
+"""Build the device's disk image from Debian's binary packages (the fast local/CI backend).
+
+Generates the contract, downloads the board architecture's packages (cached in
+~/.cache/pycontainers, or $PYCONTAINERS_CACHE), cross-compiles the manager, assembles the
+initramfs, the slot filesystem with the container bundles and the data partition, runs genimage,
+and prints a size report. The image lands in OUTPUT/image/disk.img.
+"""
+
+from __future__ import annotations
+
+from ..generate import generate
+from . import device_args, load
+
+NAME = "build"
+
+
+def setup(p):
+    device_args(p)
+
+
+def run(args):
+    from ..debian.build import DebianBuild  # the backend is loaded only when building
+
+    device, output = load(args)
+    generate(device, output)
+    build = DebianBuild(device, output)
+    image = build.run()
+    build.report.print()
+    print(f"built {image / 'disk.img'} ({build.report.packages} packages)")

@@ -1,0 +1,42 @@
+"""Fast tests call the CLI in-process, in a temp dir, with a scrubbed environment (as kas does)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pycontainers import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+DEVICES = sorted((ROOT / "conf" / "devices").glob("*.yml"))
+
+
+@pytest.fixture(autouse=True)
+def scrubbed_env(monkeypatch, tmp_path):
+    for var in list(os.environ):
+        if var.startswith("PYCONTAINERS_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """run_cli(*args) -> (exit code, stdout, stderr)."""
+    def run(*args):
+        code = cli.main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def with_test_keys(output: Path) -> Path:
+    """Put the fixed test key pair where generate looks for the development key."""
+    (output / "keys").mkdir(parents=True, exist_ok=True)
+    for f in (DATA / "keys").iterdir():
+        shutil.copy(f, output / "keys" / f.name)
+    return output

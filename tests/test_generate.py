@@ -1,0 +1,63 @@
+"""Golden output trees, reproducibility and atomic output of `pycontainers generate`."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import DEVICES, ROOT, with_test_keys
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=lambda p: p.stem)
+def test_golden_tree(device, run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the manifest names the device file as given, relative to the repo
+    out = with_test_keys(tmp_path / "out")
+    code, _, err = run_cli("generate", device.relative_to(ROOT), "-o", out)
+    assert code == 0, err
+    golden = ROOT / "tests" / "golden" / device.stem
+    got, want = tree_files(out / "generated"), tree_files(golden)
+    assert sorted(got) == sorted(want), "file list differs; run python tests/update_golden.py and review"
+    for name in want:
+        assert got[name] == want[name], f"{name} differs from the golden file; run python tests/update_golden.py"
+
+
+def test_rerun_is_byte_identical_and_replaces_atomically(run_cli, tmp_path):
+    device = ROOT / "conf" / "devices" / "demo.yml"
+    out = tmp_path / "out"
+    assert run_cli("generate", device, "-o", out)[0] == 0
+    first = tree_files(out / "generated")
+    (out / "generated" / "stale-file").write_text("from an older run")
+    assert run_cli("generate", device, "-o", out)[0] == 0
+    assert tree_files(out / "generated") == first  # identical, and the stale file is gone
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_development_key_is_generated_once_with_a_warning(run_cli, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = run_cli("generate", ROOT / "conf" / "devices" / "demo.yml", "-o", out)
+    assert code == 0 and "DEVELOPMENT key" in err
+    key = (out / "keys" / "development.key.pem").read_bytes()
+    assert oct(os.stat(out / "keys" / "development.key.pem").st_mode & 0o777) == "0o600"
+    run_cli("generate", ROOT / "conf" / "devices" / "demo.yml", "-o", out)
+    assert (out / "keys" / "development.key.pem").read_bytes() == key
+    assert filecmp.cmp(out / "keys" / "development.cert.pem", out / "generated" / "contract" / "rauc" / "keyring.pem")
+
+
+def test_invalid_device_writes_nothing(run_cli, tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text((ROOT / "conf" / "devices" / "demo.yml").read_text().replace("restart: always", "restart: sometimes"))
+    code, out, err = run_cli("generate", bad, "-o", tmp_path / "out")
+    assert code == 2 and "restart: 'sometimes' is not one of always, on-failure, never" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_default_output_dir_is_build_device_name(run_cli, tmp_path):
+    assert run_cli("generate", ROOT / "conf" / "devices" / "demo.yml")[0] == 0
+    assert (tmp_path / "build" / "demo" / "generated" / "contract" / "genimage.cfg").is_file()

@@ -1,0 +1,21 @@
+"""Regenerate the golden trees: python tests/update_golden.py  (then review `git diff tests/golden`)."""
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import DEVICES, ROOT, with_test_keys  # noqa: E402
+
+from pycontainers import cli  # noqa: E402
+
+for device in DEVICES:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = with_test_keys(Path(tmp) / device.stem)
+        if cli.main(["generate", str(device.relative_to(ROOT)), "-o", str(out)]) != 0:
+            sys.exit(f"generate failed for {device}")
+        golden = ROOT / "tests" / "golden" / device.stem
+        shutil.rmtree(golden, ignore_errors=True)
+        shutil.copytree(out / "generated", golden)
+        print(f"updated {golden.relative_to(ROOT)}")
