@@ -69,6 +69,10 @@ class Storage:
         return (self.boot, self.env, *self.slots, self.data)
 
     @property
+    def disk_size_mib(self) -> int:
+        return self.disk_size // units.MIB
+
+    @property
     def env_blob_blocks(self) -> int:
         """The env blob in 512-byte blocks, as U-Boot's `<dev> read/write` count them."""
         return self.env_blob_size // 512

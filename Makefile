@@ -1,0 +1,34 @@
+# pycontainers: the two README commands are `make demo` and `make test`; both set up what they need.
+DEVICE ?= conf/devices/demo.yml
+OUT ?= build/demo
+VENV := .venv/bin
+PYTEST_ARGS ?=
+
+.PHONY: setup demo generate build boot test test-fast test-runtime golden bench clean
+
+setup:
+	@scripts/setup
+
+# Main job: generate, build and boot the reference device, then print the boot timeline.
+demo: setup
+	$(VENV)/pycontainers generate $(DEVICE) -o $(OUT)
+	$(VENV)/pycontainers build $(DEVICE) -o $(OUT)
+	$(VENV)/pycontainers boot $(DEVICE) -o $(OUT) --check
+
+# Every test: generator, manager (C unit tests + black-box), QEMU harness and boot tests.
+test: setup
+	$(MAKE) -C runtime test
+	$(VENV)/python -m pytest tests qemu $(PYTEST_ARGS)
+
+# Only the fast tests (no QEMU, no network).
+test-fast: setup
+	$(VENV)/python -m pytest tests -m "not network and not qemu" $(PYTEST_ARGS)
+
+golden: setup
+	$(VENV)/python tests/update_golden.py
+
+bench: setup
+	$(VENV)/python bench/boot.py
+
+clean:
+	rm -rf build runtime/out

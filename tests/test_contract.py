@@ -1,0 +1,107 @@
+"""The contract files are accepted by the real tools that read them on the device."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from pycontainers.contract import APP_CAPABILITIES, oci_config
+from pycontainers.model import load_device
+
+DEMO = ROOT / "conf" / "devices" / "demo.yml"
+
+
+@pytest.fixture
+def generated(run_cli, tmp_path) -> Path:
+    assert run_cli("generate", DEMO, "-o", tmp_path / "out")[0] == 0
+    return tmp_path / "out" / "generated" / "contract"
+
+
+@pytest.mark.skipif(not shutil.which("rauc"), reason="host rauc not installed (apt-get install rauc)")
+def test_rauc_accepts_system_conf(generated, tmp_path):
+    # rauc 1.8 parses the file before it tries D-Bus; a bad key fails with "Failed to load system config"
+    def load(conf: Path) -> str:
+        r = subprocess.run(["rauc", "-c", str(conf), "status"], capture_output=True, text=True, timeout=30)
+        return r.stdout + r.stderr
+    assert "Failed to load system config" not in load(generated / "rauc" / "system.conf")
+    broken = tmp_path / "broken.conf"
+    broken.write_text((generated / "rauc" / "system.conf").read_text().replace("boot-attempts", "boot-attemptz"))
+    assert "Invalid key 'boot-attemptz'" in load(broken)  # the check itself can fail
+
+
+@pytest.mark.skipif(not shutil.which("mkimage"), reason="u-boot-tools not installed")
+def test_boot_script_compiles(generated, tmp_path):
+    r = subprocess.run(["mkimage", "-A", "arm64", "-T", "script", "-C", "none", "-d", str(generated / "boot.cmd"),
+                        str(tmp_path / "boot.scr")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.skipif(not shutil.which("genimage"), reason="genimage not installed")
+def test_genimage_accepts_layout_on_dummy_inputs(generated, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "boot.scr").write_bytes(b"x" * 100)
+    (inputs / "uboot-env.img").write_bytes(b"\0" * 0x4000)
+    (inputs / "rootfs.ext4").write_bytes(b"\0" * (1 << 20))
+    (tmp_path / "root").mkdir()
+    r = subprocess.run(["genimage", "--config", str(generated / "genimage.cfg"), "--inputpath", str(inputs),
+                        "--outputpath", str(tmp_path / "out"), "--rootpath", str(tmp_path / "root"),
+                        "--tmppath", str(tmp_path / "tmp")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    device = load_device(DEMO)
+    disk = tmp_path / "out" / "disk.img"
+    assert disk.stat().st_size == device.storage.disk_size
+    dump = subprocess.run(["sfdisk", "--json", str(disk)], capture_output=True, text=True)
+    if dump.returncode == 0:  # sfdisk (fdisk package) reads back names, offsets and sizes
+        parts = json.loads(dump.stdout)["partitiontable"]["partitions"]
+        assert [(p["name"], p["start"] * 512, p["size"] * 512) for p in parts] == \
+            [(p.name, p.offset, p.size) for p in device.storage.partitions]
+
+
+def test_app_container_is_confined():
+    device = load_device(DEMO)
+    app = next(c for c in device.containers if c.role == "app")
+    cfg = oci_config(app)
+    assert cfg["root"]["readonly"] is True
+    assert "CAP_SYS_ADMIN" not in cfg["process"]["capabilities"]["bounding"]
+    assert cfg["process"]["capabilities"]["bounding"] == APP_CAPABILITIES
+    assert {n["type"] for n in cfg["linux"]["namespaces"]} >= {"pid", "network", "mount", "ipc", "uts"}
+    assert cfg["linux"]["resources"] == {"memory": {"limit": 32 << 20}, "cpu": {"quota": 50000, "period": 100000},
+                                         "pids": {"limit": 64}}
+    assert "mount" in cfg["linux"]["seccomp"]["syscalls"][0]["names"]
+    vol = [m for m in cfg["mounts"] if m["destination"] == "/var/lib/counter"]
+    assert vol == [{"destination": "/var/lib/counter", "type": "bind", "source": "/data/volumes/counter",
+                    "options": ["rbind", "rw"]}]
+
+
+def test_host_container_shares_host_namespaces():
+    device = load_device(DEMO)
+    host = next(c for c in device.containers if c.role == "host")
+    cfg = oci_config(host)
+    assert [n["type"] for n in cfg["linux"]["namespaces"]] == ["mount"]
+    assert "CAP_SYS_ADMIN" in cfg["process"]["capabilities"]["bounding"]
+    assert any(m["destination"] == "/dev" and m["source"] == "/dev" for m in cfg["mounts"])
+    assert "seccomp" not in cfg["linux"]
+
+
+def test_partition_layout_is_aligned_and_contiguous():
+    s = load_device(DEMO).storage
+    assert [p.name for p in s.partitions] == ["boot", "uboot-env", "rootfs_a", "rootfs_b", "data"]
+    assert all(p.offset % (1 << 20) == 0 and p.size % (1 << 20) == 0 for p in s.partitions)
+    for a, b in zip(s.partitions, s.partitions[1:]):
+        assert a.offset + a.size == b.offset
+    assert s.disk_size == s.data.offset + s.data.size + (1 << 20)
+
+
+def test_start_order_puts_dependencies_first(tmp_path):
+    dev = tmp_path / "d.yml"
+    dev.write_text("format: 1\nname: d\nboard: qemuarm64\nversion: '1'\ncontainers:\n"
+                   "  - {name: web, role: app, image: {packages: [x1]}, command: [x], depends_on: [db, cache]}\n"
+                   "  - {name: cache, role: app, image: {packages: [x1]}, command: [x], depends_on: [db]}\n"
+                   "  - {name: db, role: app, image: {packages: [x1]}, command: [x]}\n")
+    assert [c.name for c in load_device(dev).containers] == ["db", "cache", "web"]
