@@ -4,7 +4,7 @@ OUT ?= build/demo
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup demo generate build boot test test-fast test-runtime golden bench clean
+.PHONY: setup demo test test-fast docs golden bench clean
 
 setup:
 	@scripts/setup
@@ -23,6 +23,10 @@ test: setup
 # Only the fast tests (no QEMU, no network).
 test-fast: setup
 	$(VENV)/python -m pytest tests -m "not network and not qemu" $(PYTEST_ARGS)
+
+docs: setup
+	$(VENV)/pycontainers schema --markdown > docs/device-format.md
+	$(VENV)/pycontainers schema --board --markdown > docs/board-format.md
 
 golden: setup
 	$(VENV)/python tests/update_golden.py

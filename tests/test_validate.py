@@ -143,3 +143,9 @@ def test_schema_command_prints_the_schema(run_cli):
     assert s["additionalProperties"] is False and "containers" in s["properties"]
     code, out, _ = run_cli("schema", "--board")
     assert json.loads(out)["title"].startswith("pycontainers board")
+
+
+def test_format_docs_are_rendered_from_the_schema(run_cli):
+    for flag, doc in (([], "device-format.md"), (["--board"], "board-format.md")):
+        code, out, _ = run_cli("schema", *flag, "--markdown")
+        assert out == (ROOT / "docs" / doc).read_text(), f"docs/{doc} is stale: make docs"
