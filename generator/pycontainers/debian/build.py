@@ -1,0 +1,337 @@
+"""The Debian backend: a bootable disk image assembled from Debian's binary packages.
+
+Nothing is compiled but the manager. The target architecture's packages are downloaded with a
+private apt configuration (cached in ~/.cache/pycontainers), unpacked once into the cache, and
+assembled into the on-disk contract of docs/contract.md:
+
+    initramfs  busybox + the board's kernel modules + the contract's /init
+    slot       kernel, initramfs, pycm, crun, fw_printenv, contract files, container bundles
+    disk       genimage with the contract's genimage.cfg
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import contract
+from ..errors import UserError
+from ..model import PROJECT_ROOT, Container, Device
+from ..render import publish
+from ..units import MIB, mib
+from .apt import AptRepo, write_lock
+from .kmod import copy_modules, depmod, kernel_version
+
+# Host userspace of every slot (docs/contract.md); the kernel comes from the board.
+HOST_PACKAGES = ("busybox-static", "crun", "libubootenv-tool")
+# Files no device needs (globs): documentation, charset converters (20 MB of glibc's gconv),
+# static libraries and headers, hooks for tools the device does not run.
+PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
+         "usr/share/bug", "usr/share/bash-completion", "usr/share/zsh", "usr/share/common-licenses",
+         "usr/share/initramfs-tools", "usr/lib/*/gconv", "usr/lib/*/*.a", "usr/include")
+# Applets the initramfs /init calls; linked to busybox (applet lookup needs /proc otherwise).
+INITRAMFS_APPLETS = ("sh", "mount", "umount", "insmod", "switch_root", "sleep", "usleep", "reboot",
+                     "grep", "sed", "cat", "mkdir", "echo")
+SLOT_HEADROOM = 0.10  # free space a slot keeps over its assembled content
+SOURCE_DATE_EPOCH = "1700000000"  # fixed timestamps in boot.scr and archives: reproducible images
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("PYCONTAINERS_CACHE", Path.home() / ".cache" / "pycontainers"))
+
+
+@dataclass
+class Report:
+    """Sizes (bytes) and timings (seconds) of one build, printed at the end."""
+
+    sizes: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def phase(self, name: str, start: float) -> None:
+        self.timings[name] = time.monotonic() - start
+
+    def print(self, out=sys.stdout) -> None:
+        print("size report:", file=out)
+        for name, size in self.sizes.items():
+            print(f"  {name:<28} {size / MIB:8.1f} MiB", file=out)
+        print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()), file=out)
+
+
+def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    except FileNotFoundError:
+        raise UserError(f"{what}: {cmd[0]} is not installed (see README: make setup)") from None
+    if r.returncode:
+        detail = (r.stderr or r.stdout).strip().splitlines()
+        errors = [l for l in detail if "error" in l.lower() and not l.startswith("make")] or detail
+        raise UserError(f"{what} failed: {errors[-1] if errors else f'exit {r.returncode}'}")
+    return r
+
+
+def tree_size(root: Path) -> int:
+    """Bytes a tree takes in ext4: files rounded up to 4 KiB blocks, plus one inode-ish block
+    per entry."""
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + dirnames:
+            p = Path(dirpath, name)
+            st = p.lstat()
+            total += -(-st.st_size // 4096) * 4096 if p.is_file() and not p.is_symlink() else 0
+            total += 256
+    return total
+
+
+def _prune(root: Path) -> None:
+    for pattern in PRUNE:
+        for p in root.glob(pattern):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    """Merge an unpacked package tree into dest (symlinks kept, hard links for speed)."""
+    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True, copy_function=_link_or_copy)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        if os.path.lexists(dst):
+            os.unlink(dst)
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+class DebianBuild:
+    def __init__(self, device: Device, output: Path, cache: Path | None = None):
+        self.device, self.board = device, device.board
+        self.output = output
+        self.cache = cache or default_cache()
+        self.work = output / "work"
+        self.contract = output / "generated" / "contract"
+        self.report = Report()
+        self.packages: list = []  # every package of the image, for the lock file
+        self.repo = AptRepo(self.board.debian_suite, self.board.debian_arch, self.cache)
+
+    # ---------------------------------------------------------------- packages
+
+    def unpacked(self, names: list[str], alone: bool = False) -> list[Path]:
+        """Resolve, download and unpack (once, into the cache) a package set with its closure
+        (alone: just the named packages)."""
+        pkgs = [self.repo.resolve_alone(n) for n in names] if alone else self.repo.resolve(names)
+        self.packages += pkgs
+        debs = self.repo.download(pkgs)
+        trees = []
+        for deb in debs:
+            tree = self.cache / "unpacked" / self.board.debian_arch / deb.stem
+            if not tree.is_dir():
+                tmp = tree.with_name(tree.name + ".part")
+                shutil.rmtree(tmp, ignore_errors=True)
+                self.repo.extract([deb], tmp)
+                tmp.rename(tree)
+            trees.append(tree)
+        return trees
+
+    # ---------------------------------------------------------------- pieces
+
+    def kernel(self) -> tuple[Path, str]:
+        """The unpacked kernel package (depmod run once) and its version."""
+        (tree,) = self.unpacked([self.board.kernel_package], alone=True)
+        if not (tree / "lib" / "modules").is_dir():
+            raise UserError(f"{self.board.source}: debian.kernel_package: {self.board.kernel_package} "
+                            f"has no kernel modules ({self.board.debian_suite}/{self.board.debian_arch})")
+        kver = kernel_version(tree)
+        if not (tree / "lib" / "modules" / kver / "modules.dep").exists():
+            depmod(tree, kver)
+        return tree, kver
+
+    def kernel_image(self, ktree: Path, dest: Path) -> None:
+        matches = sorted(ktree.glob(self.board.kernel_file))
+        if not matches:
+            raise UserError(f"{self.board.source}: debian.kernel_file: {self.board.kernel_file!r} "
+                            f"matches nothing in {self.board.kernel_package}")
+        data = matches[0].read_bytes()
+        if self.board.kernel_image.endswith(".gz") and data[:2] != b"\x1f\x8b":
+            data = gzip.compress(data, compresslevel=6, mtime=0)
+        dest.write_bytes(data)
+
+    def pycm(self, dest: Path) -> None:
+        """Cross-compile the manager with Debian's cross compiler for the board."""
+        cc = f"{self.board.cross_compiler}-gcc"
+        if not shutil.which(cc):
+            raise UserError(f"{cc} is not installed: apt-get install gcc-{self.board.cross_compiler} "
+                            f"(board {self.board.name})")
+        out = self.work / "pycm"
+        out.mkdir(parents=True, exist_ok=True)
+        _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}", "pycm"],
+             "building pycm")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(out / "pycm", dest)
+        _run([f"{self.board.cross_compiler}-strip", str(dest)], "stripping pycm")
+
+    def initramfs(self, busybox: Path, ktree: Path, kver: str, dest: Path) -> None:
+        root = self.work / "initramfs"
+        shutil.rmtree(root, ignore_errors=True)
+        for d in ("bin", "dev", "proc", "sys", "newroot", "etc/initramfs", "lib/modules"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(busybox, root / "bin" / "busybox")
+        for applet in INITRAMFS_APPLETS:
+            (root / "bin" / applet).symlink_to("busybox")
+        shutil.copy2(self.contract / "initramfs" / "init", root / "init")
+        order = copy_modules(ktree, kver, list(self.board.modules), root)
+        (root / "etc" / "initramfs" / "modules").write_text("".join(f"{m}\n" for m in order))
+        files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+        cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "--reproducible"],
+                              cwd=root, input=("\n".join(["."] + files) + "\n").encode(), capture_output=True)
+        if cpio.returncode:
+            raise UserError(f"packing the initramfs (cpio) failed: {cpio.stderr.decode().strip()}")
+        dest.write_bytes(gzip.compress(cpio.stdout, compresslevel=9, mtime=0))
+
+    def container_rootfs(self, c: Container, dest: Path) -> None:
+        if c.image.kind != "packages":
+            raise UserError(f"{self.device.display}: container {c.name}: image source {c.image.kind} is not "
+                            "supported by the Debian backend yet (use image.packages)")
+        for tree in self.unpacked(list(c.image.packages)):
+            _copy_tree(tree, dest)
+        _prune(dest)
+        if (dest / "bin" / "busybox").exists() and not (dest / "bin" / "sh").exists():
+            (dest / "bin" / "sh").symlink_to("busybox")
+        for mp in contract.container_mount_points(c):
+            (dest / mp.lstrip("/")).mkdir(parents=True, exist_ok=True)
+
+    def slot(self, root: Path) -> None:
+        """Assemble the slot rootfs tree (docs/contract.md, "Slot contents")."""
+        t = time.monotonic()
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        for tree in self.unpacked(list(HOST_PACKAGES)):
+            _copy_tree(tree, root)
+        _prune(root)
+        self.report.phase("packages", t)
+        for mp in contract.MOUNT_POINTS:
+            (root / mp).mkdir(exist_ok=True)
+        (root / "boot").mkdir(exist_ok=True)
+
+        t = time.monotonic()
+        ktree, kver = self.kernel()
+        self.kernel_image(ktree, root / "boot" / self.board.kernel_image)
+        self.initramfs(root / "bin" / "busybox", ktree, kver, root / "boot" / contract.INITRAMFS_NAME)
+        self.report.phase("kernel+initramfs", t)
+
+        t = time.monotonic()
+        self.pycm(root / contract.PYCM_PATH.lstrip("/"))
+        self.report.phase("pycm", t)
+
+        placed = {
+            contract.MANIFEST_PATH: "pycm/manifest", contract.RELEASE_PATH: "release",
+            contract.FW_ENV_CONFIG_PATH: "fw_env.config", contract.RAUC_CONF_PATH: "rauc/system.conf",
+            contract.RAUC_KEYRING_PATH: "rauc/keyring.pem",
+        }
+        for target, src in placed.items():
+            dest = root / target.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.contract / src, dest)
+
+        t = time.monotonic()
+        for c in self.device.containers:
+            bundle = root / c.bundle.lstrip("/")
+            bundle.mkdir(parents=True)
+            shutil.copy2(self.contract / "containers" / c.name / "config.json", bundle / "config.json")
+            self.container_rootfs(c, bundle / "rootfs")
+            self.report.sizes[f"container {c.name}"] = tree_size(bundle)
+        self.report.phase("containers", t)
+
+        sizes = self.report.sizes
+        sizes["kernel"] = (root / "boot" / self.board.kernel_image).stat().st_size
+        sizes["initramfs"] = (root / "boot" / contract.INITRAMFS_NAME).stat().st_size
+        sizes["pycm (stripped)"] = (root / contract.PYCM_PATH.lstrip("/")).stat().st_size
+
+    def check_slot_size(self, root: Path) -> int:
+        used = tree_size(root)
+        need = int(used * (1 + SLOT_HEADROOM))
+        slot = self.device.storage.slot_size
+        if need > slot:
+            suggest = -(-need // MIB)
+            raise UserError(f"{self.device.where('storage.rootfs')}: {mib(slot)} is too small for the "
+                            f"assembled slot ({mib(used)} + {SLOT_HEADROOM:.0%} headroom = {mib(need)}); "
+                            f"set at least {suggest}MiB")
+        return used
+
+    # ---------------------------------------------------------------- images
+
+    def images(self, root: Path, inputs: Path) -> None:
+        storage = self.device.storage
+        env = dict(os.environ, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, E2FSPROGS_FAKE_TIME=SOURCE_DATE_EPOCH)
+        inputs.mkdir(parents=True)
+        _run(["mkimage", "-A", _uboot_arch(self.board.arch), "-T", "script", "-C", "none",
+              "-n", f"pycontainers {self.device.name}", "-d", str(self.contract / "boot.cmd"),
+              str(inputs / "boot.scr")], "compiling the boot script (mkimage)", env=env)
+        _run(["mkenvimage", "-s", hex(storage.env_blob_size), "-o", str(inputs / "uboot-env.img"),
+              str(self.contract / "uboot-env.txt")], "making the boot-state env (mkenvimage)")
+        slot = storage.slots[0]
+        _run(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-L", "rootfs",
+              "-U", _uuid(self.device.name + self.device.version), "-E", f"root_owner=0:0,hash_seed={_uuid(self.device.name)}",
+              "-d", str(root), str(inputs / slot.image), f"{slot.size // 1024}k"],
+             "making the slot filesystem (mke2fs)", env=env)
+
+    def disk(self, inputs: Path, dest: Path) -> None:
+        tmp, rootpath = self.work / "genimage-tmp", self.work / "genimage-root"
+        for d in (tmp, rootpath):
+            shutil.rmtree(d, ignore_errors=True)
+        rootpath.mkdir(parents=True)
+        env = dict(os.environ, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, E2FSPROGS_FAKE_TIME=SOURCE_DATE_EPOCH)
+        _run(["genimage", "--config", str(self.contract / "genimage.cfg"), "--inputpath", str(inputs),
+              "--outputpath", str(dest), "--rootpath", str(rootpath), "--tmppath", str(tmp)],
+             "assembling the disk (genimage)", env=env)
+        for name in ("boot.vfat", "data.ext4"):  # intermediate images; disk.img holds them
+            (dest / name).unlink(missing_ok=True)
+
+    def run(self) -> Path:
+        start = time.monotonic()
+        self.work.mkdir(parents=True, exist_ok=True)
+        t = time.monotonic()
+        self.repo.update()
+        self.report.phase("apt update", t)
+        root = self.work / "rootfs"
+        self.slot(root)
+        used = self.check_slot_size(root)
+        self.report.sizes["slot content"] = used
+        with publish(self.output / "image") as out:
+            inputs = self.work / "inputs"
+            shutil.rmtree(inputs, ignore_errors=True)
+            t = time.monotonic()
+            self.images(root, inputs)
+            self.disk(inputs, out.root)
+            shutil.copy2(inputs / "rootfs.ext4", out.root / "rootfs.ext4")
+            write_lock(self.packages, out.root / "packages.lock")
+            out.write("build.json", json.dumps({
+                "device": self.device.name, "version": self.device.version, "board": self.board.name,
+                "compatible": self.device.compatible,
+                "partitions": {p.name: {"number": p.number, "offset": p.offset, "size": p.size}
+                               for p in self.device.storage.partitions},
+            }, indent=2) + "\n")
+            self.report.phase("images", t)
+            self.report.sizes["slot image (ext4)"] = (out.root / "rootfs.ext4").stat().st_size
+            self.report.sizes["disk image"] = (out.root / "disk.img").stat().st_size
+        self.report.timings["total"] = time.monotonic() - start
+        return self.output / "image"
+
+
+def _uboot_arch(arch: str) -> str:
+    return {"aarch64": "arm64", "arm": "arm", "x86_64": "x86", "riscv64": "riscv"}[arch]
+
+
+def _uuid(seed: str) -> str:
+    h = hashlib.sha256(seed.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
