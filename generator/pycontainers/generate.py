@@ -1,18 +1,42 @@
-"""Render every backend's files for one device into OUTPUT/generated (atomically)."""
+"""Render every backend's files for one device into OUTPUT/generated (atomically).
+
+    OUTPUT/generated/contract/   the on-disk contract every backend shares (docs/contract.md)
+    OUTPUT/generated/yocto/      device layer, kas file, bitbake-setup configuration (issue 11)
+    OUTPUT/generated/buildroot/  BR2_EXTERNAL tree (issue 12)
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from .contract import write_contract
-from .keys import signing_keys
+from .keys import KeyPair, signing_keys
 from .model import Device
-from .render import publish
+from .render import Tree, publish
 
 
-def generate(device: Device, output: Path) -> Path:
+@dataclass(frozen=True)
+class Options:
+    """Per-run rendering choices; None means the device file's choice."""
+
+    yocto_series: str | None = None
+    buildroot_version: str | None = None
+
+    def series(self, device: Device) -> str:
+        return self.yocto_series or device.yocto_series
+
+    def br_version(self, device: Device) -> str:
+        return self.buildroot_version or device.buildroot_version
+
+
+def render_all(device: Device, tree: Tree, keys: KeyPair, options: Options) -> None:
+    write_contract(device, tree, keys.cert.read_bytes())
+
+
+def generate(device: Device, output: Path, options: Options | None = None) -> Path:
     keys = signing_keys(device, output)
     dest = output / "generated"
     with publish(dest) as tree:
-        write_contract(device, tree, keys.cert.read_bytes())
+        render_all(device, tree, keys, options or Options())
     return dest

@@ -26,4 +26,5 @@ def run(args):
     build = DebianBuild(device, output)
     image = build.run()
     build.report.print()
-    print(f"built {image / 'disk.img'} ({build.report.packages} packages)")
+    print(f"built {image / 'disk.img'} ({len(set(build.packages))} Debian packages, locked in "
+          f"{image / 'packages.lock'})")
