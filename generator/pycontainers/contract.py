@@ -32,6 +32,7 @@ FILES = {
     "uboot-env.txt": "contract/uboot-env.txt.j2",
     "fw_env.config": "contract/fw_env.config.j2",
     "rauc/system.conf": "contract/system.conf.j2",
+    "rauc/manifest.raucm": "contract/manifest.raucm.j2",
     "pycm/manifest": "contract/manifest.j2",
     "release": "contract/release.j2",
     "initramfs/init": "contract/init.j2",

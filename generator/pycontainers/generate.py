@@ -34,8 +34,8 @@ def render_all(device: Device, tree: Tree, keys: KeyPair, options: Options) -> N
     write_contract(device, tree, keys.cert.read_bytes())
 
 
-def generate(device: Device, output: Path, options: Options | None = None) -> Path:
-    keys = signing_keys(device, output)
+def generate(device: Device, output: Path, options: Options | None = None, keys: KeyPair | None = None) -> Path:
+    keys = keys or signing_keys(device, output)
     dest = output / "generated"
     with publish(dest) as tree:
         render_all(device, tree, keys, options or Options())

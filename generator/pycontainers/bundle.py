@@ -1,0 +1,43 @@
+"""Signed RAUC bundles of a device's slot (docs/contract.md: the slot holds kernel, initramfs and
+userspace, so one image updates all of it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .errors import UserError
+from .generate import generate
+from .keys import signing_keys
+from .model import Device
+
+
+def build_bundle(device: Device, output: Path, version: str, bundle: Path) -> Path:
+    """Build the slot of `device` at `version` (in OUTPUT/versions/VERSION) and pack it into a
+    verity bundle signed with the device's key (the one its images trust)."""
+    from .debian.build import DebianBuild
+
+    if not shutil.which("rauc"):
+        raise UserError("rauc is needed to make bundles: apt-get install rauc squashfs-tools")
+    keys = signing_keys(device, output)
+    versioned = dataclasses.replace(device, version=version)
+    vout = output / "versions" / version
+    generate(versioned, vout, keys=keys)
+    DebianBuild(versioned, vout).run()  # refuses a slot that does not fit, with the device file's line
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".bundle.", dir=bundle.parent) as tmp:
+        content = Path(tmp) / "content"
+        content.mkdir()
+        shutil.copy2(vout / "generated" / "contract" / "rauc" / "manifest.raucm", content / "manifest.raucm")
+        slot_image = device.storage.slots[0].image
+        (content / slot_image).hardlink_to(vout / "image" / slot_image)
+        out = Path(tmp) / bundle.name
+        r = subprocess.run(["rauc", "bundle", f"--cert={keys.cert}", f"--key={keys.key}", str(content), str(out)],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise UserError(f"rauc bundle failed: {(r.stderr or r.stdout).strip().splitlines()[-1]}")
+        out.rename(bundle)
+    return bundle

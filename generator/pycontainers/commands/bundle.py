@@ -1,0 +1,29 @@
+"""Build a signed RAUC update bundle (verity format) of the device's slot at a given version.
+
+The slot is rebuilt with VERSION in /etc/pycontainers/release and the bundle manifest, and
+signed with the device's key (update.signing, else the development key of OUTPUT/keys that the
+device's images trust). A slot that does not fit storage.rootfs is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..bundle import build_bundle
+from . import device_args, load
+
+NAME = "bundle"
+
+
+def setup(p):
+    device_args(p)
+    p.add_argument("--version", required=True, help="version of the update (shown by rauc info and on the device)")
+    p.add_argument("-b", "--bundle", type=Path, metavar="FILE",
+                   help="bundle file to write (default: OUTPUT/bundles/NAME-VERSION.raucb)")
+
+
+def run(args):
+    device, output = load(args)
+    bundle = args.bundle or output / "bundles" / f"{device.name}-{args.version}.raucb"
+    build_bundle(device, output, args.version, bundle)
+    print(f"bundle {bundle} ({bundle.stat().st_size / 2**20:.1f} MiB, version {args.version})")
