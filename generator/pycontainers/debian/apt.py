@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,18 @@ class AptRepo:
         stamp = self.root / "lists" / ".updated"
         if stamp.is_file() and time.time() - stamp.stat().st_mtime < max_age:
             return False
-        self._apt("apt-get", "update", "-q", what="apt-get update failed; is the Debian mirror reachable?")
+        r = subprocess.run(["apt-get", *self._options(), "update", "-q"], capture_output=True, text=True,
+                           env=dict(os.environ, LC_ALL="C.UTF-8"))
+        failed = re.findall(r"^E: Failed to fetch (\S+)\s+(.*)$", r.stderr, re.M)
+        if r.returncode and failed and all(f"{self.suite}-security" in url for url, _ in failed):
+            # A mirror caught mid-sync: the other indices are fine. Go on, but say what is missing.
+            print(f"WARNING: apt-get update ({self.suite}/{self.arch}): the security archive's index could "
+                  f"not be fetched ({failed[0][1].strip()}); packages resolve without security updates "
+                  "until it can", file=sys.stderr)
+        elif r.returncode:
+            errs = [l for l in r.stderr.splitlines() if l.startswith("E:")] or [f"exit {r.returncode}"]
+            raise UserError(f"apt-get update failed ({self.suite}/{self.arch}); is the Debian mirror reachable? "
+                            f"{errs[0]}")
         stamp.touch()
         self._index = None
         return True
