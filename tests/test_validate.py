@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from conftest import ROOT
+from pycontainers.model import available_boards
 
 GOOD_CONTAINER = """\
   - name: app
@@ -56,7 +57,8 @@ CASES = {
         ["bad.yml:1: format: 2 is not supported; use 1"]),
     "unknown-board": (
         "format: 1\nname: d\nboard: pdp11\nversion: '1'\ncontainers:\n" + GOOD_CONTAINER,
-        ["bad.yml:3: board: 'pdp11' is not a board (conf/boards/*.yml: qemuarm64) nor a .yml file"]),
+        [f"bad.yml:3: board: 'pdp11' is not a board (conf/boards/*.yml: {', '.join(available_boards())}) "
+         "nor a .yml file"]),
     "duplicate-yaml-key": (
         "format: 1\nname: d\nname: e\nboard: qemuarm64\nversion: '1'\ncontainers:\n" + GOOD_CONTAINER,
         ["bad.yml:3: name: duplicate key (first given on line 2)"]),
