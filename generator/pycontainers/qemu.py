@@ -1,0 +1,234 @@
+"""Run a built image in QEMU: one argv builder, a logged serial console, QMP power control and a
+timeline of the contract's console markers (docs/contract.md).
+
+Used by `pycontainers boot` and by the boot tests in qemu/ (their pytest plugin wraps Machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+from .model import Board
+
+# Console markers of docs/contract.md, in boot order: (label, regex).
+MARKERS = [
+    ("u-boot", r"U-Boot 20\d\d"),
+    ("boot script", r"pycontainers-boot: slot (?P<slot>[AB]) \((?P<left>\d+) tries left\)"),
+    ("kernel", r"Starting kernel \.\.\."),
+    ("initramfs done", r"pycontainers-initramfs: switch_root (?P<root>\S+)"),
+    ("manager", r"pycm: starting"),
+]
+CONTAINER_STARTED = r"pycm: container (?P<name>[a-z0-9-]+): started"
+CONTAINER_HEALTHY = r"pycm: container (?P<name>[a-z0-9-]+): healthy"
+BOOT_GOOD = r"pycm: boot good \(slot (?P<slot>[AB])\)"
+BOOT_BAD = r"pycm: boot NOT good: (?P<reason>.*)"
+
+
+def timeout_scale() -> float:
+    """One multiplier for every timeout, for slow hosts: PYCONTAINERS_TIMEOUT_SCALE."""
+    return float(os.environ.get("PYCONTAINERS_TIMEOUT_SCALE", "1"))
+
+
+def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks: tuple[Path, ...] = (),
+              net: bool = False) -> list[str]:
+    """The full QEMU command line for a board; logged by Machine so a run can be replayed by hand."""
+    q = board.qemu
+    if not q:
+        raise UserError(f"board {board.name} has no qemu section: it is real hardware")
+    argv = [q["binary"], "-machine", q["machine"], "-m", q["memory"], "-nographic", "-no-user-config",
+            "-nodefaults", "-serial", "stdio", "-monitor", "none"]
+    if q.get("cpu"):
+        argv += ["-cpu", q["cpu"]]
+    if q["firmware"] == "opensbi":
+        argv += ["-bios", q["opensbi"], "-kernel", board.uboot_binary]
+    else:
+        argv += ["-bios", board.uboot_binary]
+    # virtio-mmio devices are numbered in reverse order of creation and U-Boot boots virtio0:
+    # extra disks go first so the system disk stays virtio0.
+    for i, d in enumerate([*extra_disks, disk]):
+        argv += ["-drive", f"if=none,id=disk{i},format={_format(d)},file={d}",
+                 "-device", f"{q['disk_interface']},drive=disk{i}"]
+    if q.get("watchdog"):
+        argv += ["-device", q["watchdog"]]
+    if net:
+        nic = "virtio-net-device" if q["disk_interface"] == "virtio-blk-device" else "virtio-net-pci"
+        argv += ["-netdev", "user,id=net0", "-device", f"{nic},netdev=net0"]
+    if qmp:
+        argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
+    return argv
+
+
+def _format(path: Path) -> str:
+    with open(path, "rb") as f:
+        return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
+
+
+@dataclass
+class Timeline:
+    """Seconds since QEMU start of each marker seen, in order."""
+
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+    def add(self, t: float, label: str) -> None:
+        self.events.append((t, label))
+
+    def first(self, label: str) -> float | None:
+        return next((t for t, l in self.events if l == label), None)
+
+    def format(self) -> str:
+        lines, prev = [], 0.0
+        for t, label in self.events:
+            lines.append(f"  {t:6.2f}s  (+{t - prev:5.2f}s)  {label}")
+            prev = t
+        return "\n".join(lines)
+
+
+class Machine:
+    """A QEMU run of a built image. The image itself is never written: the machine boots a qcow2
+    overlay that keeps its state across power cycles of this Machine."""
+
+    def __init__(self, board: Board, disk: Path, workdir: Path, *, echo: bool = False):
+        self.board, self.disk, self.workdir, self.echo = board, disk, workdir, echo
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.overlay = workdir / "disk.qcow2"
+        self.console_log = workdir / "console.log"
+        self.qmp_path = Path(tempfile.mkdtemp(prefix="pycqmp.")) / "qmp.sock"  # short path for AF_UNIX
+        self.proc = None
+        self.timeline = Timeline()
+        self.t0 = 0.0
+        self._seen = ""
+
+    def __enter__(self) -> "Machine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+
+    def make_overlay(self) -> None:
+        r = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(self.disk.resolve()),
+                            str(self.overlay)], capture_output=True, text=True)
+        if r.returncode:
+            raise UserError(f"qemu-img create failed: {r.stderr.strip()}")
+
+    def start(self) -> None:
+        import pexpect
+
+        if not self.overlay.exists():
+            self.make_overlay()
+        self.argv = qemu_argv(self.board, self.overlay, qmp=self.qmp_path)
+        (self.workdir / "qemu-argv.txt").write_text(shlex.join(self.argv) + "\n")
+        self.log = open(self.console_log, "ab")
+        self.log.write(f"\n=== {time.strftime('%H:%M:%S')} {shlex.join(self.argv)}\n".encode())
+        self.t0 = time.monotonic()
+        self.proc = pexpect.spawn(self.argv[0], self.argv[1:], timeout=None, maxread=65536)
+        self.proc.logfile_read = _Tee(self.log, echo=self.echo)
+        self.timeline = Timeline()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def expect(self, pattern: str, timeout: float, label: str | None = None) -> re.Match:
+        """Wait for a regex on the console; record it in the timeline under `label`."""
+        import pexpect
+
+        try:
+            self.proc.expect(pattern, timeout=timeout * timeout_scale())
+        except pexpect.TIMEOUT:
+            raise TimeoutError(f"no {pattern!r} on the console within {timeout * timeout_scale():.0f}s "
+                               f"(log: {self.console_log})") from None
+        except pexpect.EOF:
+            raise RuntimeError(f"QEMU exited while waiting for {pattern!r} (log: {self.console_log})") from None
+        m = self.proc.match
+        if label:
+            self.timeline.add(self.elapsed(), label)
+        return m
+
+    def wait_boot(self, containers: list[str], timeout: float = 120) -> Timeline:
+        """Wait for every boot marker, every container healthy and the boot marked good."""
+        deadline = time.monotonic() + timeout * timeout_scale()
+
+        def left() -> float:
+            return max(deadline - time.monotonic(), 0.1) / timeout_scale()
+
+        for label, rx in MARKERS:
+            m = self.expect(rx, left())
+            self.timeline.add(self.elapsed(), label if label != "boot script" else f"slot {m.group('slot').decode()} chosen")
+        pending = set(containers)
+        while pending:
+            i = self.proc.expect([CONTAINER_STARTED, CONTAINER_HEALTHY, BOOT_BAD], timeout=left() * timeout_scale())
+            name = self.proc.match.group(1).decode() if i < 2 else ""
+            if i == 2:
+                raise RuntimeError(f"boot NOT good: {self.proc.match.group(1).decode().strip()} (log: {self.console_log})")
+            self.timeline.add(self.elapsed(), f"container {name} {'started' if i == 0 else 'healthy'}")
+            if i == 1:
+                pending.discard(name)
+        m = self.expect(f"{BOOT_GOOD}|{BOOT_BAD}", left())
+        if b"NOT good" in m.group(0):
+            raise RuntimeError(f"{m.group(0).decode().strip()} (log: {self.console_log})")
+        self.timeline.add(self.elapsed(), f"boot marked good (slot {m.group('slot').decode()})")
+        return self.timeline
+
+    # ------------------------------------------------------------ power (QMP)
+
+    def qmp(self, command: str, **arguments) -> dict:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(self.qmp_path))
+            f = s.makefile("rwb")
+            json.loads(f.readline())  # greeting
+            for cmd in ({"execute": "qmp_capabilities"}, {"execute": command, "arguments": arguments}):
+                f.write(json.dumps(cmd).encode() + b"\n")
+                f.flush()
+                while True:
+                    line = f.readline()
+                    if not line:
+                        return {}
+                    reply = json.loads(line)
+                    if "return" in reply or "error" in reply:
+                        break
+            return reply
+
+    def power_cut(self) -> None:
+        """Pull the plug: QEMU quits at once, whatever the guest is doing."""
+        if self.proc and self.proc.isalive():
+            try:
+                self.qmp("quit")
+            except OSError:
+                pass
+            self.proc.expect(__import__("pexpect").EOF, timeout=10)
+        self.proc = None
+
+    def reset(self) -> None:
+        """Press the reset button (the disk keeps whatever was written)."""
+        self.qmp("system_reset")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.isalive():
+            self.power_cut()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+class _Tee:
+    """pexpect logfile: every console byte to the log file, optionally to our stdout."""
+
+    def __init__(self, log, echo: bool):
+        self.log, self.echo = log, echo
+
+    def write(self, data: bytes) -> None:
+        self.log.write(data)
+        if self.echo:
+            os.write(1, data)
+
+    def flush(self) -> None:
+        self.log.flush()
