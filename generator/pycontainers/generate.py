@@ -14,6 +14,7 @@ from .contract import write_contract
 from .keys import KeyPair, signing_keys
 from .model import Device
 from .render import Tree, publish
+from .yocto import write_yocto
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Options:
 
 def render_all(device: Device, tree: Tree, keys: KeyPair, options: Options) -> None:
     write_contract(device, tree, keys.cert.read_bytes())
+    write_yocto(device, tree, options.series(device))
 
 
 def generate(device: Device, output: Path, options: Options | None = None, keys: KeyPair | None = None) -> Path:

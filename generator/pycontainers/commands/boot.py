@@ -42,6 +42,7 @@ def run(args):
         print(f"# {shlex.join(argv)}\n# quit: Ctrl-A X", file=sys.stderr)
         os.execvp(argv[0], argv)
     overlay.unlink(missing_ok=True)  # a check always starts from the built image
+    (run_dir / "console.log").unlink(missing_ok=True)
     names = [c.name for c in device.containers]
     with Machine(device.board, disk, run_dir) as m:
         m.start()

@@ -30,7 +30,7 @@ class Package:
     arch: str
     filename: str  # file name in the cache's archives directory
     size: int
-    sha256: str
+    index_hash: str  # the hash apt verifies the download with, as it prints it ("" if none)
 
 
 def host_mirrors(apt_dir: Path = HOST_SOURCES) -> tuple[str, str | None]:
@@ -172,12 +172,12 @@ class AptRepo:
     def _parse_uris(out: str) -> list[Package]:
         pkgs = []
         for line in out.splitlines():
-            m = re.match(r"^'([^']+)' (\S+) (\d+) (?:SHA256:)?(\S+)", line)
+            m = re.match(r"^'([^']+)' (\S+) (\d+)(?: (\S+))?\s*$", line)
             if not m:
                 continue
             filename = m.group(2)
             name, version, arch = _split_filename(filename)
-            pkgs.append(Package(name, version, arch, filename, int(m.group(3)), m.group(4)))
+            pkgs.append(Package(name, version, arch, filename, int(m.group(3)), m.group(4) or ""))
         return sorted(pkgs)
 
     def download(self, pkgs: list[Package]) -> list[Path]:
@@ -214,10 +214,15 @@ def _split_filename(filename: str) -> tuple[str, str, str]:
     return name, version, arch
 
 
-def write_lock(pkgs: list[Package], path: Path) -> None:
-    """A lock file: `name version arch sha256` per line, the exact package set of a build."""
+def write_lock(pkgs: list[Package], archives: Path, path: Path) -> None:
+    """A lock file: `name version arch sha256` per line (SHA256 of the .deb apt downloaded and
+    verified), the exact package set of a build."""
+    import hashlib
+
     from ..render import write_file_atomic
-    write_file_atomic(path, "".join(f"{p.name} {p.version} {p.arch} {p.sha256}\n" for p in sorted(pkgs)))
+    lines = {f"{p.name} {p.version} {p.arch} {hashlib.sha256((archives / p.filename).read_bytes()).hexdigest()}\n"
+             for p in pkgs}
+    write_file_atomic(path, "".join(sorted(lines)))
 
 
 def read_lock(path: Path) -> dict[str, str]:

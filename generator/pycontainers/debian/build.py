@@ -172,7 +172,7 @@ class DebianBuild:
         if not shutil.which(cc):
             raise UserError(f"{cc} is not installed: apt-get install gcc-{self.board.cross_compiler} "
                             f"(board {self.board.name})")
-        out = self.work / "pycm"
+        out = (self.work / "pycm").resolve()  # make runs in runtime/: O must be absolute
         out.mkdir(parents=True, exist_ok=True)
         _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}", "pycm"],
              "building pycm")
@@ -314,7 +314,7 @@ class DebianBuild:
             self.images(root, inputs)
             self.disk(inputs, out.root)
             shutil.copy2(inputs / "rootfs.ext4", out.root / "rootfs.ext4")
-            write_lock(self.packages, out.root / "packages.lock")
+            write_lock(self.packages, self.repo.archives, out.root / "packages.lock")
             out.write("build.json", json.dumps({
                 "device": self.device.name, "version": self.device.version, "board": self.board.name,
                 "compatible": self.device.compatible,

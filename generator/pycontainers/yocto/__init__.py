@@ -1,0 +1,241 @@
+"""Yocto backend: a device layer, a kas file and a bitbake-setup configuration (docs/yocto.md).
+
+`write_yocto(device, tree, series)` writes OUTPUT/generated/yocto/:
+
+    meta-<device>/          the device layer: machine, A/B image, container recipes, RAUC bundle,
+                            the wks layout and bbappends that hand the contract's files
+                            (boot.cmd, uboot-env.txt, system.conf, keyring, manifest, init, OCI
+                            configs) to meta-pycontainers' recipes
+    kas.yml                 kas project: the pinned upstream layers, meta-pycontainers, the layer
+    <device>.conf.json      bitbake-setup configuration (wrynose; scarthgap has no fragments)
+
+The contract's files are copied byte for byte from the tree's contract/ (written first); the
+Yocto names below are derived once in `yocto_device()` and the templates only format them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..contract import container_mount_points
+from ..model import PROJECT_ROOT, Container, Device, Partition
+from ..render import Tree
+from .pins import Pins, Source, load_pins
+
+STATIC_LAYER = PROJECT_ROOT / "meta-pycontainers"
+DISTRO = "pycontainers"
+STATIC_COLLECTION = "pycontainers"
+
+
+@dataclass(frozen=True)
+class SeriesFacts:
+    """What differs between the Yocto LTS series for the generated files."""
+
+    release: str
+    # wic renamed its source plugins with '-' to '_' after scarthgap
+    bootimg_plugin: str
+    # bitbake-setup and OE fragments (machine/X, distro/Y) exist from 6.0 on
+    bitbake_setup: bool
+
+
+SERIES = {
+    "scarthgap": SeriesFacts("5.0", "bootimg-partition", bitbake_setup=False),
+    "wrynose": SeriesFacts("6.0", "bootimg_partition", bitbake_setup=True),
+}
+
+# Debian package names (a container's image.packages) that Yocto spells differently; the others
+# are the same in both (curl, lighttpd, ...). busybox is dynamically linked in Yocto: its libc is
+# installed into the container's root filesystem with it.
+YOCTO_PACKAGE_NAMES = {"busybox-static": "busybox"}
+
+# wic options of each partition by content (docs/contract.md: the same layout as genimage.cfg)
+PART_OPTIONS = {
+    "boot": "--source {bootimg} --fstype=vfat --label BOOT --active",
+    "uboot-env": '--source rawcopy --sourceparams="file=uboot-env.img"',
+    "slot": '--source rootfs --fstype=ext4 --mkfs-extraopts="-F -i 4096 -O ^has_journal"',
+    "data": "--fstype=ext4 --label data",
+}
+PART_CONTENT = {"boot": "vfat: boot.scr", "uboot-env": "raw: A/B boot state",
+                "slot": "ext4: the image, no journal", "data": "ext4: /data"}
+
+
+@dataclass(frozen=True)
+class YoctoContainer:
+    name: str
+    recipe: str  # bundle package recipe (pycontainers-container)
+    rootfs_recipe: str | None  # image recipe of its packages, when built from packages
+    packages: tuple[str, ...]  # Yocto package names
+    oci: str | None  # file or directory name of an OCI layout/archive in the recipe's files/
+    oci_source: Path | None  # where it is copied from
+    mountpoints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WksPartition:
+    name: str
+    options: str
+    size_mib: int
+    offset_mib: int
+    content: str
+
+
+@dataclass(frozen=True)
+class YoctoDevice:
+    """Everything the Yocto templates print about one device, derived once."""
+
+    device: Device
+    series: str
+    facts: SeriesFacts
+    layer: str  # directory and name of the device layer
+    collection: str
+    machine: str  # the device's machine, derived from the board's
+    base_machine: str
+    board_include: str | None  # conf/machine/include/... of meta-pycontainers for this board
+    image: str
+    bundle: str
+    wks: str
+    kernel_image: str
+    slot_size_kib: int
+    env_size: int
+    containers: tuple[YoctoContainer, ...]
+    partitions: tuple[WksPartition, ...]
+    sources: tuple[Source, ...]  # pinned upstream sources, base then BSP
+    project: Source  # this repository (meta-pycontainers)
+    layer_depends: tuple[str, ...]
+    pins_date: str
+
+    @property
+    def bb_layers(self) -> list[str]:
+        """Layers relative to the directory holding the sources (bitbake-setup bb-layers)."""
+        return [p for s in (*self.sources, self.project) for p in s.layer_paths()]
+
+    @property
+    def image_targets(self) -> list[str]:
+        return [self.image]
+
+
+def _container(device: Device, c: Container) -> YoctoContainer:
+    recipe = f"{device.name}-container-{c.name}"
+    if c.image.kind == "packages":
+        pkgs = tuple(YOCTO_PACKAGE_NAMES.get(p, p) for p in c.image.packages)
+        return YoctoContainer(c.name, recipe, f"{recipe}-rootfs", pkgs, None, None,
+                              tuple(container_mount_points(c)))
+    assert c.image.path is not None
+    source = (device.source.parent / c.image.path).resolve()
+    return YoctoContainer(c.name, recipe, None, (), source.name, source, tuple(container_mount_points(c)))
+
+
+def _partition(p: Partition, facts: SeriesFacts) -> WksPartition:
+    kind = "slot" if p.slot else p.name
+    return WksPartition(p.name, PART_OPTIONS[kind].format(bootimg=facts.bootimg_plugin), p.size_mib,
+                        p.offset_mib, PART_CONTENT[kind])
+
+
+def yocto_device(device: Device, series: str, pins: Pins) -> YoctoDevice:
+    board = device.board
+    pins.check_bsp(board.yocto_layers, str(board.source))
+    facts = SERIES[series]
+    sources = tuple(pins.sources_for(series, board.yocto_layers))
+    include = f"conf/machine/include/pycontainers-{board.yocto_machine}.inc"
+    return YoctoDevice(
+        device=device, series=series, facts=facts,
+        layer=f"meta-{device.name}", collection=f"pycontainers-{device.name}",
+        machine=f"{device.name}-{board.yocto_machine}", base_machine=board.yocto_machine,
+        board_include=include if (STATIC_LAYER / include).is_file() else None,
+        image=f"{device.name}-image", bundle=f"{device.name}-bundle", wks=f"{device.name}.wks",
+        kernel_image=board.kernel_image, slot_size_kib=device.storage.slot_size // 1024,
+        env_size=device.storage.env_blob_size,
+        containers=tuple(_container(device, c) for c in device.containers),
+        partitions=tuple(_partition(p, facts) for p in device.storage.partitions),
+        sources=sources, project=pins.project_source(),
+        layer_depends=(STATIC_COLLECTION, *(s.collection for s in sources if s.collection)),
+        pins_date=pins.date)
+
+
+def bitbake_setup_config(y: YoctoDevice) -> dict:
+    """The bitbake-setup configuration (bitbake's setup-schema/bitbake-setup.schema.json)."""
+    sources = {s.name: {"git-remote": {"uri": s.url, "branch": s.branch, "rev": s.commit}} for s in y.sources}
+    sources[y.project.name] = {"git-remote": {"uri": y.project.url, "branch": y.project.branch,
+                                              "rev": y.project.branch}}
+    d = y.device
+    return {
+        "description": f"pycontainers device {d.name} ({d.board.name}), Yocto {y.facts.release} {y.series}; "
+                       f"generated by pycontainers from {d.display}, pins of {y.pins_date}",
+        "sources": sources,
+        "bitbake-setup": {"configurations": [{
+            "name": d.name,
+            "description": f"{d.name} {d.version}: A/B image {y.image} for MACHINE {y.machine}",
+            "setup-dir-name": f"pycontainers-{d.name}-{y.series}",
+            "bb-layers": y.bb_layers,
+            "bb-layers-file-relative": [y.layer],
+            "oe-fragments": [f"machine/{y.machine}", f"distro/{DISTRO}"],
+        }]},
+        "version": "1.0",
+    }
+
+
+# contract file -> (recipes directory in the device layer, bbappend of meta-pycontainers' recipe)
+CONTRACT_FILES = {
+    "pycm/manifest": ("recipes-core/pycontainers-config", "pycontainers-config"),
+    "release": ("recipes-core/pycontainers-config", "pycontainers-config"),
+    "fw_env.config": ("recipes-core/pycontainers-config", "pycontainers-config"),
+    "rauc/system.conf": ("recipes-core/pycontainers-config", "pycontainers-rauc-conf"),
+    "rauc/keyring.pem": ("recipes-core/pycontainers-config", "pycontainers-rauc-conf"),
+    "boot.cmd": ("recipes-bsp/pycontainers-boot-script", "pycontainers-boot-script"),
+    "uboot-env.txt": ("recipes-bsp/pycontainers-uboot-env", "pycontainers-uboot-env"),
+    "initramfs/init": ("recipes-core/initramfs", "pycontainers-initramfs-init"),
+}
+BBAPPEND_PURPOSE = {
+    "pycontainers-config": "the manager's manifest, the release file and fw_env.config",
+    "pycontainers-rauc-conf": "RAUC's system.conf and the keyring bundles are checked against",
+    "pycontainers-boot-script": "the A/B boot script",
+    "pycontainers-uboot-env": "the initial A/B boot state",
+    "pycontainers-initramfs-init": "the initramfs /init",
+}
+
+
+def _copy_tree(tree: Tree, src: Path, rel: str) -> None:
+    if src.is_dir():
+        for f in sorted(p for p in src.rglob("*") if p.is_file()):
+            tree.write(f"{rel}/{f.relative_to(src)}", f.read_bytes())
+    else:
+        tree.write(rel, src.read_bytes())
+
+
+def write_yocto(device: Device, tree: Tree, series: str) -> None:
+    y = yocto_device(device, series, load_pins())
+    ctx = {"y": y, "device": device, "board": device.board, "storage": device.storage}
+    top, layer = "yocto", f"yocto/{y.layer}"
+    contract = tree.root / "contract"
+
+    tree.render(f"{layer}/conf/layer.conf", "yocto/layer.conf.j2", **ctx)
+    tree.render(f"{layer}/conf/machine/{y.machine}.conf", "yocto/machine.conf.j2", **ctx)
+    tree.render(f"{layer}/recipes-core/images/{y.image}.bb", "yocto/image.bb.j2", **ctx)
+    tree.render(f"{layer}/recipes-core/images/{y.wks}", "yocto/device.wks.j2", **ctx)
+    tree.render(f"{layer}/recipes-core/bundles/{y.bundle}.bb", "yocto/bundle.bb.j2", **ctx)
+    tree.write(f"{layer}/recipes-core/bundles/files/keyring.pem", (contract / "rauc/keyring.pem").read_bytes())
+
+    appends: dict[str, str] = {}
+    for rel, (recipes_dir, recipe) in CONTRACT_FILES.items():
+        src = contract / rel
+        tree.write(f"{layer}/{recipes_dir}/files/{src.name}", src.read_bytes(), mode=src.stat().st_mode & 0o777)
+        appends[recipe] = recipes_dir
+    for recipe, recipes_dir in appends.items():
+        tree.render(f"{layer}/{recipes_dir}/{recipe}.bbappend", "yocto/files.bbappend.j2",
+                    recipe=recipe, purpose=BBAPPEND_PURPOSE[recipe], **ctx)
+
+    for c in y.containers:
+        cdir = f"{layer}/recipes-containers/{c.recipe}"
+        tree.render(f"{cdir}/{c.recipe}.bb", "yocto/container.bb.j2", c=c, **ctx)
+        tree.write(f"{cdir}/files/config.json", (contract / "containers" / c.name / "config.json").read_bytes())
+        if c.rootfs_recipe:
+            tree.render(f"{cdir}/{c.rootfs_recipe}.bb", "yocto/container-rootfs.bb.j2", c=c, **ctx)
+        else:
+            assert c.oci_source is not None and c.oci is not None
+            _copy_tree(tree, c.oci_source, f"{cdir}/files/{c.oci}")
+
+    tree.render(f"{top}/kas.yml", "yocto/kas.yml.j2", **ctx)
+    if y.facts.bitbake_setup:
+        tree.write(f"{top}/{device.name}.conf.json", json.dumps(bitbake_setup_config(y), indent=4) + "\n")

@@ -1,0 +1,487 @@
+#define _GNU_SOURCE
+#include "supervise.h"
+#include "bootstate.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Until a container is first healthy its ready file is polled this often (a stat is cheap and
+ * the boot waits for it); afterwards every health-interval. */
+#define READY_POLL_MS 100
+#define KILL_GRACE_MS 2000
+
+long long pc_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int crun(const struct pc_sup *s, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	char *argv[] = {(char *)s->m->crun, "--root", (char *)s->m->crun_root, (char *)a1, (char *)a2,
+			(char *)a3,	    (char *)a4, NULL};
+	return pc_run_wait(argv, true);
+}
+
+static void pid_file(const struct pc_sup *s, const struct pc_ctr *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s.pid", s->run_dir, c->cfg->name);
+}
+
+void pc_sup_init(struct pc_sup *s, const struct pc_manifest *m, const char *run_dir, char slot)
+{
+	memset(s, 0, sizeof *s);
+	s->m = m;
+	s->run_dir = run_dir;
+	s->slot = slot;
+	s->start_ms = pc_now_ms();
+	s->stop_index = m->ncontainers - 1;
+	s->watchdog_fd = -1;
+	for (int i = 0; i < m->ncontainers; i++) {
+		struct pc_ctr *c = &s->c[i];
+		c->cfg = &m->c[i];
+		c->out_fd = -1;
+		pc_crashloop_init(&c->loop, c->cfg->crash_restarts, c->cfg->crash_window);
+	}
+}
+
+static void request(struct pc_sup *s, enum pc_action a)
+{
+	if (s->action == ACTION_NONE)
+		s->action = a;
+}
+
+static void boot_bad(struct pc_sup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void boot_bad(struct pc_sup *s, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	LOG("boot NOT good: %s", reason);
+	s->boot_decided = true;
+	request(s, ACTION_REBOOT);
+}
+
+/* ------------------------------------------------------------------ container output */
+
+static void emit(struct pc_ctr *c)
+{
+	char buf[sizeof c->line + PC_NAME_MAX + 8];
+	int n = snprintf(buf, sizeof buf, "[%s] %.*s\n", c->cfg->name, (int)c->linelen, c->line);
+	if (write(STDOUT_FILENO, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1)) < 0) {
+		/* console gone: nothing to do */
+	}
+	c->linelen = 0;
+}
+
+static void read_output(struct pc_ctr *c)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t n = read(c->out_fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0 || errno != EAGAIN) {
+				if (c->linelen)
+					emit(c);
+				close(c->out_fd);
+				c->out_fd = -1;
+			}
+			return;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' || c->linelen == sizeof c->line)
+				emit(c);
+			if (buf[i] != '\n')
+				c->line[c->linelen++] = buf[i];
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ start, health, exit */
+
+static void start(struct pc_sup *s, struct pc_ctr *c)
+{
+	struct pc_err err;
+	char pidf[PC_PATH_MAX + 64];
+	int fds[2];
+
+	for (int i = 0; i < c->cfg->nvolumes; i++)
+		if (pc_mkdirs(c->cfg->volumes[i], &err) < 0)
+			LOG("container %s: %s", c->cfg->name, err.msg);
+	pid_file(s, c, pidf, sizeof pidf);
+	unlink(pidf);
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		LOG("container %s: pipe: %s", c->cfg->name, strerror(errno));
+		return;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		LOG("container %s: fork: %s", c->cfg->name, strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "run", "--bundle", c->cfg->bundle,
+		      "--pid-file", pidf, c->cfg->name, (char *)NULL);
+		dprintf(STDERR_FILENO, "cannot run %s: %s\n", s->m->crun, strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	c->out_fd = fds[0];
+	c->run_pid = pid;
+	c->cpid = 0;
+	c->fails = 0;
+	c->state = ST_RUNNING;
+	c->started_ms = c->next_check_ms = pc_now_ms();
+	LOG("container %s: started (pid %d)", c->cfg->name, (int)pid);
+	if (c->cfg->health == HEALTH_NONE) {
+		c->state = ST_HEALTHY;
+		c->ever_healthy = true;
+		LOG("container %s: healthy", c->cfg->name);
+	}
+}
+
+static void check_result(struct pc_sup *s, struct pc_ctr *c, bool ok)
+{
+	c->check_pid = 0;
+	if (c->run_pid == 0)
+		return;
+	if (ok) {
+		c->fails = 0;
+		if (c->state == ST_RUNNING) {
+			c->state = ST_HEALTHY;
+			c->ever_healthy = true;
+			c->restarts = 0; /* a healthy start resets the backoff */
+			LOG("container %s: healthy", c->cfg->name);
+		}
+	} else if (c->state == ST_HEALTHY && ++c->fails >= c->cfg->health_retries) {
+		LOG("container %s: unhealthy (%d failed checks); stopping it", c->cfg->name, c->fails);
+		crun(s, "kill", c->cfg->name, "KILL", NULL);
+	}
+}
+
+static pid_t container_pid(const struct pc_sup *s, struct pc_ctr *c)
+{
+	if (c->cpid == 0) {
+		char pidf[PC_PATH_MAX + 64];
+		pid_file(s, c, pidf, sizeof pidf);
+		FILE *f = fopen(pidf, "r");
+		if (f) {
+			int pid = 0;
+			if (fscanf(f, "%d", &pid) == 1 && pid > 0)
+				c->cpid = pid;
+			fclose(f);
+		}
+	}
+	return c->cpid;
+}
+
+static void run_check(struct pc_sup *s, struct pc_ctr *c, long long now)
+{
+	if (c->cfg->health == HEALTH_READY_FILE) {
+		char path[PC_PATH_MAX + 600];
+		pid_t pid = container_pid(s, c);
+		bool ok = false;
+		if (pid > 0) {
+			snprintf(path, sizeof path, "/proc/%d/root%s", (int)pid, c->cfg->health_arg);
+			ok = access(path, F_OK) == 0;
+		}
+		check_result(s, c, ok);
+		c->next_check_ms = now + (c->state == ST_HEALTHY ? c->cfg->health_interval * 1000LL : READY_POLL_MS);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int devnull = open("/dev/null", O_RDWR);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "exec", c->cfg->name, "/bin/sh", "-c",
+		      c->cfg->health_arg, (char *)NULL);
+		_exit(127);
+	}
+	c->check_pid = pid;
+	c->check_deadline_ms = now + c->cfg->health_timeout * 1000LL;
+	c->next_check_ms = now + c->cfg->health_interval * 1000LL;
+}
+
+static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
+{
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	long long now = pc_now_ms();
+
+	if (c->out_fd >= 0)
+		read_output(c);
+	if (c->out_fd >= 0) {
+		close(c->out_fd);
+		c->out_fd = -1;
+	}
+	if (c->check_pid > 0)
+		kill(c->check_pid, SIGKILL);
+	c->run_pid = c->cpid = c->check_pid = 0;
+	LOG("container %s: exited (status %d)", c->cfg->name, code);
+	crun(s, "delete", "-f", c->cfg->name, NULL);
+	if (s->action != ACTION_NONE) {
+		c->state = ST_EXITED;
+		return;
+	}
+	bool again = c->cfg->restart == RESTART_ALWAYS || (c->cfg->restart == RESTART_ON_FAILURE && code != 0);
+	if (!again) {
+		c->state = ST_EXITED;
+		if (c->cfg->required && !c->ever_healthy && !s->boot_decided)
+			boot_bad(s, "container %s exited (status %d) before it was healthy", c->cfg->name, code);
+		return;
+	}
+	if (pc_crashloop_record(&c->loop, now)) {
+		c->state = ST_FAILED;
+		LOG("container %s: failed (crash loop: %d restarts within %d s)", c->cfg->name, c->loop.limit,
+		    c->cfg->crash_window);
+		if (c->cfg->required && !s->boot_decided)
+			boot_bad(s, "container %s is in a crash loop", c->cfg->name);
+		return;
+	}
+	c->restarts++;
+	long long delay = pc_backoff_ms(c->cfg->backoff_initial, c->cfg->backoff_max, c->restarts);
+	c->state = ST_BACKOFF;
+	c->restart_at_ms = now + delay;
+	LOG("container %s: restarting in %lld.%03lld s", c->cfg->name, delay / 1000, delay % 1000);
+}
+
+static void reap(struct pc_sup *s)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < s->m->ncontainers; i++) {
+			struct pc_ctr *c = &s->c[i];
+			if (pid == c->run_pid)
+				exited(s, c, status);
+			else if (pid == c->check_pid)
+				check_result(s, c, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+		/* anything else is an orphan that was reparented to us: reaped, nothing more */
+	}
+}
+
+/* ------------------------------------------------------------------ scheduling */
+
+static bool deps_healthy(const struct pc_sup *s, const struct pc_ctr *c)
+{
+	for (int i = 0; i < c->cfg->ndeps; i++)
+		if (s->c[c->cfg->deps[i]].state != ST_HEALTHY)
+			return false;
+	return true;
+}
+
+static void decide_boot(struct pc_sup *s, long long now)
+{
+	if (s->boot_decided || s->action != ACTION_NONE)
+		return;
+	char waiting[512] = "";
+	for (int i = 0; i < s->m->ncontainers; i++) {
+		const struct pc_ctr *c = &s->c[i];
+		if (c->cfg->required && c->state != ST_HEALTHY)
+			snprintf(waiting + strlen(waiting), sizeof waiting - strlen(waiting), "%s%s", *waiting ? ", " : "",
+				 c->cfg->name);
+	}
+	if (!*waiting) {
+		s->boot_decided = true;
+		if (!s->slot) {
+			LOG("all containers healthy; no rauc.slot= on the kernel command line, so nothing to mark");
+			return;
+		}
+		struct pc_err err;
+		if (pc_mark_good(s->m, s->slot, &err) < 0)
+			LOG("cannot mark the boot good: %s", err.msg);
+		else
+			LOG("boot good (slot %c)", s->slot);
+	} else if (now - s->start_ms > s->m->boot_deadline * 1000LL) {
+		boot_bad(s, "not healthy %d s after start: %s", s->m->boot_deadline, waiting);
+	}
+}
+
+/* One step of the orderly stop, last container first. True when everything is stopped. */
+static bool stop_step(struct pc_sup *s, long long now)
+{
+	while (s->stop_index >= 0) {
+		struct pc_ctr *c = &s->c[s->stop_index];
+		if (c->run_pid == 0) {
+			if (c->state == ST_BACKOFF || c->state == ST_WAITING)
+				c->state = ST_EXITED;
+			s->stop_index--;
+			s->stop_deadline = 0;
+			s->stop_killed = false;
+			continue;
+		}
+		if (s->stop_deadline == 0) {
+			LOG("container %s: stopping", c->cfg->name);
+			crun(s, "kill", c->cfg->name, "TERM", NULL);
+			s->stop_deadline = now + s->m->stop_timeout * 1000LL;
+		} else if (now >= s->stop_deadline && !s->stop_killed) {
+			LOG("container %s: did not stop in %d s; killing it", c->cfg->name, s->m->stop_timeout);
+			crun(s, "kill", c->cfg->name, "KILL", NULL);
+			s->stop_killed = true;
+			s->stop_deadline = now + KILL_GRACE_MS;
+		} else if (now >= s->stop_deadline) {
+			kill(c->run_pid, SIGKILL); /* crun itself hangs: it is reaped like any child */
+			s->stop_deadline = now + KILL_GRACE_MS;
+		}
+		return false;
+	}
+	return true;
+}
+
+static void tick(struct pc_sup *s, long long now)
+{
+	for (int i = 0; i < s->m->ncontainers; i++) {
+		struct pc_ctr *c = &s->c[i];
+		if (s->action != ACTION_NONE)
+			break;
+		if ((c->state == ST_WAITING && deps_healthy(s, c)) ||
+		    (c->state == ST_BACKOFF && now >= c->restart_at_ms))
+			start(s, c);
+		if ((c->state == ST_RUNNING || c->state == ST_HEALTHY) && c->cfg->health != HEALTH_NONE) {
+			if (c->check_pid == 0 && now >= c->next_check_ms)
+				run_check(s, c, now);
+			else if (c->check_pid > 0 && now >= c->check_deadline_ms)
+				kill(c->check_pid, SIGKILL); /* reaped as a failed check */
+		}
+	}
+	decide_boot(s, now);
+}
+
+static long long next_wake(const struct pc_sup *s, long long now)
+{
+	long long next = now + 1000; /* at least once a second: the watchdog */
+#define EARLIER(t)                                                                                 \
+	do {                                                                                       \
+		if ((t) < next)                                                                    \
+			next = (t);                                                                \
+	} while (0)
+	for (int i = 0; i < s->m->ncontainers; i++) {
+		const struct pc_ctr *c = &s->c[i];
+		if (c->state == ST_BACKOFF)
+			EARLIER(c->restart_at_ms);
+		if ((c->state == ST_RUNNING || c->state == ST_HEALTHY) && c->cfg->health != HEALTH_NONE)
+			EARLIER(c->check_pid > 0 ? c->check_deadline_ms : c->next_check_ms);
+	}
+	if (!s->boot_decided)
+		EARLIER(s->start_ms + s->m->boot_deadline * 1000LL + 1);
+	if (s->action != ACTION_NONE && s->stop_deadline)
+		EARLIER(s->stop_deadline);
+#undef EARLIER
+	return next < now ? now : next;
+}
+
+static void pet_watchdog(struct pc_sup *s)
+{
+	if (s->watchdog_fd >= 0 && write(s->watchdog_fd, "\0", 1) < 0)
+		LOG("watchdog: %s", strerror(errno));
+}
+
+enum pc_action pc_sup_run(struct pc_sup *s)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		LOG("signalfd: %s", strerror(errno));
+		return ACTION_REBOOT;
+	}
+	if (s->m->watchdog[0]) {
+		s->watchdog_fd = open(s->m->watchdog, O_WRONLY | O_CLOEXEC);
+		if (s->watchdog_fd < 0)
+			LOG("WARNING: watchdog %s: %s; running without it", s->m->watchdog, strerror(errno));
+		else
+			LOG("watchdog %s armed", s->m->watchdog);
+	}
+	for (;;) {
+		long long now = pc_now_ms();
+		pet_watchdog(s);
+		tick(s, now);
+		if (s->action != ACTION_NONE && stop_step(s, now))
+			break;
+		struct pollfd fds[1 + PC_MAX_CONTAINERS];
+		int map[1 + PC_MAX_CONTAINERS], n = 0;
+		fds[n] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		map[n++] = -1;
+		for (int i = 0; i < s->m->ncontainers; i++)
+			if (s->c[i].out_fd >= 0) {
+				fds[n] = (struct pollfd){.fd = s->c[i].out_fd, .events = POLLIN};
+				map[n++] = i;
+			}
+		int timeout = (int)(next_wake(s, pc_now_ms()) - pc_now_ms());
+		if (poll(fds, (nfds_t)n, timeout < 0 ? 0 : timeout) < 0 && errno != EINTR) {
+			LOG("poll: %s", strerror(errno));
+			continue;
+		}
+		for (int i = 1; i < n; i++)
+			if (fds[i].revents && s->c[map[i]].out_fd >= 0)
+				read_output(&s->c[map[i]]);
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof si) == sizeof si) {
+			switch (si.ssi_signo) {
+			case SIGCHLD:
+				break;
+			case SIGUSR2:
+				request(s, ACTION_POWEROFF);
+				break;
+			case SIGUSR1:
+				request(s, ACTION_HALT);
+				break;
+			default: /* SIGTERM and SIGINT: reboot, as busybox init does */
+				request(s, ACTION_REBOOT);
+				break;
+			}
+		}
+		reap(s);
+	}
+	close(sfd);
+	if (s->watchdog_fd >= 0 && s->action != ACTION_REBOOT) {
+		/* magic close: an orderly power-off must not end in a watchdog reset */
+		if (write(s->watchdog_fd, "V", 1) < 0)
+			LOG("watchdog: %s", strerror(errno));
+		close(s->watchdog_fd);
+	}
+	return s->action;
+}

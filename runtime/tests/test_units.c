@@ -1,0 +1,190 @@
+/* Unit tests of pycm's pure parts: manifest parser, dependency checks, backoff, crash loop. */
+#include "bootstate.h"
+#include "manifest.h"
+#include "sched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			passed++;                                                                  \
+		} else {                                                                           \
+			failed++;                                                                  \
+			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond);         \
+		}                                                                                  \
+	} while (0)
+
+static const char *GLOBAL = "# comment\n"
+			    "[pycm]\n"
+			    "version = 1\n"
+			    "device = demo\n"
+			    "hostname = demo\n"
+			    "data-device = /dev/disk/by-partlabel/data\n"
+			    "data-fstype = ext4\n"
+			    "mark-good = uboot-env\n"
+			    "boot-attempts = 3\n"
+			    "boot-deadline = 60\n"
+			    "crun = /usr/bin/crun\n"
+			    "crun-root = /run/crun\n"
+			    "stop-timeout = 10\n";
+
+static const char *CONTAINER = "role = app\n"
+			       "bundle = /b\n"
+			       "required = true\n"
+			       "restart = always\n"
+			       "health = ready-file /run/ready\n"
+			       "health-interval = 1\n"
+			       "health-timeout = 5\n"
+			       "health-retries = 3\n"
+			       "backoff = 1 30\n"
+			       "crash-loop = 5 60\n";
+
+static struct pc_manifest m;
+
+/* GLOBAL + "[container a]" + CONTAINER + extra, then `replace` swapped for `with` once. */
+static int parse(const char *extra, const char *replace, const char *with, struct pc_err *err)
+{
+	char text[8192];
+	snprintf(text, sizeof text, "%s\n[container a]\n%s%s", GLOBAL, CONTAINER, extra);
+	if (replace) {
+		char *p = strstr(text, replace);
+		if (!p) {
+			fprintf(stderr, "test bug: '%s' not in text\n", replace);
+			exit(2);
+		}
+		char tail[8192];
+		snprintf(tail, sizeof tail, "%s", p + strlen(replace));
+		snprintf(p, sizeof text - (size_t)(p - text), "%s%s", with, tail);
+	}
+	memset(err, 0, sizeof *err);
+	return pc_manifest_parse(text, &m, err);
+}
+
+static void expect_error(const char *extra, const char *replace, const char *with, const char *msg)
+{
+	struct pc_err err;
+	int rc = parse(extra, replace, with, &err);
+	CHECK(rc == -1 && !strcmp(err.msg, msg));
+	if (rc != -1 || strcmp(err.msg, msg))
+		fprintf(stderr, "  want: %s\n  got:  %s\n", msg, rc == -1 ? err.msg : "(no error)");
+}
+
+static void test_valid(void)
+{
+	struct pc_err err;
+	CHECK(parse("\n[container b]\nrole = host\nbundle = /c\nrequired = false\nrestart = on-failure\n"
+		    "depends-on = a\nvolumes = /data/volumes/x /data/volumes/y\nhealth = exec test -f /x = y\n"
+		    "health-interval = 2\nhealth-timeout = 3\nhealth-retries = 4\nbackoff = 0 0\ncrash-loop = 1 1\n",
+		    NULL, NULL, &err) == 0);
+	CHECK(m.version == 1 && !strcmp(m.device, "demo") && m.boot_attempts == 3 && m.mark_good == MARK_UBOOT_ENV);
+	CHECK(m.ncontainers == 2 && !strcmp(m.c[1].name, "b") && m.c[1].role == ROLE_HOST);
+	CHECK(m.c[1].ndeps == 1 && m.c[1].deps[0] == 0);
+	CHECK(m.c[1].nvolumes == 2 && !strcmp(m.c[1].volumes[1], "/data/volumes/y"));
+	CHECK(m.c[1].health == HEALTH_EXEC && !strcmp(m.c[1].health_arg, "test -f /x = y"));
+	CHECK(m.c[0].health == HEALTH_READY_FILE && !strcmp(m.c[0].health_arg, "/run/ready"));
+	CHECK(m.c[1].restart == RESTART_ON_FAILURE && !m.c[1].required);
+	CHECK(m.c[0].crash_restarts == 5 && m.c[0].crash_window == 60 && m.c[0].backoff_max == 30);
+	CHECK(pc_manifest_find(&m, "b") == 1 && pc_manifest_find(&m, "zz") == -1);
+}
+
+static void test_errors(void)
+{
+	expect_error("", "restart = always", "restart = sometimes",
+		     "manifest:19: restart: 'sometimes' is not one of always, on-failure, never");
+	expect_error("", "version = 1", "version = 2", "manifest:3: version: '2' is not supported (this pycm reads version 1)");
+	expect_error("", "role = app", "role = king", "manifest:16: role: 'king' is not one of host, app");
+	expect_error("", "bundle = /b", "bundle = b", "manifest:17: bundle: 'b' is not an absolute path");
+	expect_error("", "required = true", "required = yes", "manifest:18: required: 'yes' is not one of true, false");
+	expect_error("", "boot-attempts = 3", "boot-attempts = 0",
+		     "manifest:9: boot-attempts: '0' is not an integer from 1 to 9");
+	expect_error("", "mark-good = uboot-env", "mark-good = grub",
+		     "manifest:8: mark-good: 'grub' is not one of uboot-env, rauc");
+	expect_error("", "health = ready-file /run/ready", "health = ready-file run",
+		     "manifest:20: health: 'ready-file run' is not one of none, ready-file /PATH, exec COMMAND");
+	expect_error("", "backoff = 1 30", "backoff = 30 1",
+		     "manifest:24: backoff: '30 1' is not 'INITIAL MAX' seconds with MAX >= INITIAL");
+	expect_error("", "crash-loop = 5 60", "crash-loop = 5",
+		     "manifest:25: crash-loop: '5' is not 'N T' (1 <= N <= 64 restarts within T >= 1 seconds)");
+	expect_error("colour = red\n", NULL, NULL,
+		     "manifest:26: colour: unknown key; allowed: role, bundle, required, restart, depends-on, volumes, "
+		     "health, health-interval, health-timeout, health-retries, backoff, crash-loop");
+	expect_error("role = app\n", NULL, NULL, "manifest:26: role: given twice");
+	expect_error("", "health-retries = 3\n", "", "manifest:15: a: required key 'health-retries' is missing");
+	expect_error("", "stop-timeout = 10\n", "", "manifest:2: [pycm]: required key 'stop-timeout' is missing");
+	expect_error("depends-on = b\n", NULL, NULL, "manifest:26: depends-on: 'b' is not a container defined before a");
+	expect_error("depends-on = a\n", NULL, NULL, "manifest:26: depends-on: 'a' is not a container defined before a");
+	expect_error("\n[container a]\n", NULL, NULL, "manifest:27: container 'a' is defined twice");
+	expect_error("\n[container Bad]\n", NULL, NULL,
+		     "manifest:27: 'Bad' is not a container name ([a-z0-9][a-z0-9-]*, at most 32)");
+	expect_error("\n[volume x]\n", NULL, NULL, "manifest:27: unknown section [volume x]; allowed: [pycm], [container NAME]");
+	expect_error("just words\n", NULL, NULL, "manifest:26: expected 'key = value'");
+	expect_error("", "[pycm]", "[container z]", "manifest:2: [pycm] must come first");
+	expect_error("", "[pycm]", "# no section", "manifest:3: version: key outside a section ([pycm] must come first)");
+
+	struct pc_err err;
+	CHECK(pc_manifest_parse("", &m, &err) == -1 && !strcmp(err.msg, "manifest:1: no [pycm] section"));
+	CHECK(pc_manifest_load("/nonexistent/manifest", &m, &err) == -1 &&
+	      !strcmp(err.msg, "cannot open /nonexistent/manifest: No such file or directory"));
+}
+
+static void test_backoff(void)
+{
+	CHECK(pc_backoff_ms(1, 30, 1) == 1000);
+	CHECK(pc_backoff_ms(1, 30, 2) == 2000);
+	CHECK(pc_backoff_ms(1, 30, 5) == 16000);
+	CHECK(pc_backoff_ms(1, 30, 6) == 30000);
+	CHECK(pc_backoff_ms(1, 30, 1000) == 30000);
+	CHECK(pc_backoff_ms(0, 0, 3) == 0);
+	CHECK(pc_backoff_ms(5, 3, 1) == 3000);
+}
+
+static void test_crashloop(void)
+{
+	struct pc_crashloop cl;
+	pc_crashloop_init(&cl, 3, 10);
+	CHECK(!pc_crashloop_record(&cl, 0));
+	CHECK(!pc_crashloop_record(&cl, 1000));
+	CHECK(pc_crashloop_record(&cl, 2000)); /* 3 restarts within 10 s */
+	pc_crashloop_init(&cl, 3, 10);
+	CHECK(!pc_crashloop_record(&cl, 0));
+	CHECK(!pc_crashloop_record(&cl, 6000));
+	CHECK(!pc_crashloop_record(&cl, 12000)); /* 0..12 s: 3 restarts in 12 s, not within 10 */
+	CHECK(!pc_crashloop_record(&cl, 17000)); /* 6..17 */
+	CHECK(pc_crashloop_record(&cl, 20000));	 /* 12..20 */
+	pc_crashloop_init(&cl, 1, 60);
+	CHECK(pc_crashloop_record(&cl, 5)); /* a limit of 1: the first restart is already a loop */
+}
+
+static void test_slot(void)
+{
+	char path[] = "/tmp/pycm-test-cmdline-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fputs("console=ttyAMA0 root=PARTLABEL=rootfs_b xrauc.slot=A rauc.slot=B panic=5\n", f);
+	fclose(f);
+	CHECK(pc_booted_slot(path) == 'B');
+	f = fopen(path, "w");
+	fputs("console=ttyAMA0 rauc.slot=AB\n", f);
+	fclose(f);
+	CHECK(pc_booted_slot(path) == 0);
+	unlink(path);
+	CHECK(pc_booted_slot("/nonexistent") == 0);
+}
+
+int main(void)
+{
+	test_valid();
+	test_errors();
+	test_backoff();
+	test_crashloop();
+	test_slot();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

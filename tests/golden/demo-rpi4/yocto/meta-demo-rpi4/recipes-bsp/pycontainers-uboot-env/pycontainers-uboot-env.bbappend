@@ -1,0 +1,3 @@
+# demo-rpi4: the initial A/B boot state, copied from the contract that pycontainers generated from
+# conf/devices/demo-rpi4.yml; do not edit.
+FILESEXTRAPATHS:prepend := "${THISDIR}/files:"

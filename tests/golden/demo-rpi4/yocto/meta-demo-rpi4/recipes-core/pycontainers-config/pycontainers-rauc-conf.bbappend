@@ -1,0 +1,3 @@
+# demo-rpi4: RAUC's system.conf and the keyring bundles are checked against, copied from the contract that pycontainers generated from
+# conf/devices/demo-rpi4.yml; do not edit.
+FILESEXTRAPATHS:prepend := "${THISDIR}/files:"

@@ -1,0 +1,3 @@
+# demo: the A/B boot script, copied from the contract that pycontainers generated from
+# conf/devices/demo.yml; do not edit.
+FILESEXTRAPATHS:prepend := "${THISDIR}/files:"

@@ -1,0 +1,481 @@
+"""The Yocto rendering, checked offline with the upstream tools' own code (docs/yocto.md):
+
+- oelint-adv on every static and generated recipe, class and configuration file;
+- bitbake's own parser (the `bb` module of the PyPI package bitbake-setup) on every .bb,
+  .bbappend, .bbclass, .conf and .inc;
+- kas's loader (kas.includehandler.ConfigFile.load) on every kas file;
+- bitbake-setup's own code choosing the configuration and its fragments non-interactively;
+- the wks layout against the genimage layout of the same device;
+- the pins file, and `pycontainers pins update` on local clones made here.
+
+The checks against the real upstream layers (bitbake -p / -g) are not here: they need the
+upstream trees and minutes per series (shared/tools/realcheck, docs/yocto.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, with_test_keys
+from pycontainers import cli
+from pycontainers.yocto.pins import SERIES, load_pins, pins_text
+
+STATIC = ROOT / "meta-pycontainers"
+DEVICES = {"demo": ROOT / "conf" / "devices" / "demo.yml", "demo-rpi4": ROOT / "conf" / "devices" / "demo-rpi4.yml"}
+
+# oelint-adv rules this project does not follow, each with its reason. Every other rule is
+# enforced on every file; single lines that deviate say why in a `# nooelint:` comment.
+OELINT_SUPPRESSED = {
+    "oelint.file.underscores":
+        "recipes of this repository and of a device have no upstream version for a _VERSION file name "
+        "(as meta-rauc's rauc-conf.bb)",
+    "oelint.bbclass.underscores":
+        "class names use '-' as oe-core's own do (image-artifact-names, kernel-arch) and start with the layer name",
+    "oelint.var.mandatoryvar.HOMEPAGE":
+        "the project has no public home page yet, and a made-up URL would be worse than none",
+    "oelint.var.suggestedvar.BUGTRACKER": "no public bug tracker yet (same reason)",
+    "oelint.var.suggestedvar.CVE_PRODUCT":
+        "the recipes ship this project's files and device data, no third-party code with CVEs",
+    "oelint.var.licenseremotefile":
+        "the files are this project's (MIT); oe-core's common MIT text is their license file",
+    "oelint.var.mandatoryvar.SRC_URI":
+        "images and bundles (classes pycontainers-image, -container-image, -bundle) have no sources; "
+        "oelint-adv only knows `inherit image` recipes as images",
+    "oelint.var.bbclassextend":
+        "target-only recipes: boot files, device configuration and images have no native/nativesdk use",
+}
+OELINT_KNOWN = ROOT / "tests" / "data" / "oelint-known.json"  # variables oelint-adv's database lacks
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """{(device, series): OUTPUT/generated} for both devices in both series."""
+    out = {}
+    for name, path in DEVICES.items():
+        for series in SERIES:
+            o = with_test_keys(tmp_path_factory.mktemp(f"{name}-{series}"))
+            assert cli.main(["generate", str(path), "-o", str(o), "--yocto-series", series]) == 0
+            out[name, series] = o / "generated"
+    return out
+
+
+def layer_files(root: Path, suffixes=(".bb", ".bbappend", ".bbclass", ".conf", ".inc")) -> list[Path]:
+    """Metadata files of a layer (not the files/ that recipes install)."""
+    return sorted(p for p in root.rglob("*")
+                  if p.suffix in suffixes and p.is_file() and "files" not in p.relative_to(root).parts)
+
+
+# ------------------------------------------------------------------------------------------
+# oelint-adv
+
+
+@pytest.mark.parametrize("series", SERIES)
+def test_oelint_clean(series, generated, tmp_path):
+    files = layer_files(STATIC) + [f for name in DEVICES for f in layer_files(generated[name, series] / "yocto")]
+    cmd = [sys.executable, "-m", "oelint_adv", *map(str, files), "--quiet", "--mode", "all",
+           "--release", series, f"--constantmods=+{OELINT_KNOWN}", f"--cachedir={tmp_path / 'cache'}",
+           *[f"--suppress={rule}" for rule in OELINT_SUPPRESSED],
+           "--extra-layer", "rauc", "virtualization-layer"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    findings = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
+    assert not findings, "oelint-adv findings:\n" + "\n".join(findings)
+    assert r.returncode == 0
+
+
+# ------------------------------------------------------------------------------------------
+# bitbake's parser
+
+
+def _bb(stub_dir: Path):
+    """Import bitbake's `bb` from the bitbake-setup wheel. It ships no `hashserv`, which bb.siggen
+    imports; stub modules stand in (no hash server is used when parsing)."""
+    for name in ("hashserv", "hashserv.client"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    import bb.data
+    import bb.parse
+    import bb.siggen
+    import bb.utils  # noqa: F401
+
+    return bb
+
+
+BITBAKE_CONF = """\
+# the least bitbake needs to parse recipes: no oe-core here
+BBPATH = "{bbpath}"
+TOPDIR = "{topdir}"
+COREBASE = "{topdir}"
+MACHINE = "qemuarm64"
+DISTRO = "pycontainers"
+LAYERSERIES_CORENAMES = "{series}"
+KERNEL_IMAGETYPE = "Image"
+OVERRIDES = "class-target:pycontainers:qemuall:qemuarm64"
+PN = "${{@bb.parse.vars_from_file(d.getVar('FILE', False), d)[0] or 'defaultpkgname'}}"
+PV = "1.0"
+WORKDIR = "${{TOPDIR}}/work/${{PN}}"
+THISDIR = "${{@os.path.dirname(d.getVar('FILE'))}}"
+BBINCLUDELOGS = ""
+"""
+
+
+def parser(tmp: Path, series: str, layers: list[Path]):
+    """A parse(file) function: bitbake's own ConfHandler/BBHandler with classes and
+    configuration files that are not this project's replaced by empty stubs."""
+    stubs = tmp / "stubs"
+    (stubs / "conf").mkdir(parents=True, exist_ok=True)
+    bbpath = ":".join(str(p) for p in [*layers, stubs])
+    (stubs / "conf" / "bitbake.conf").write_text(BITBAKE_CONF.format(bbpath=bbpath, topdir=tmp, series=series))
+    bb = _bb(stubs)
+
+    def stub_missing(path: Path) -> None:
+        """Empty stubs for inherited classes and required files found in none of the layers."""
+        text = path.read_text()
+        wanted = [f"classes-recipe/{c}.bbclass" for line in re.findall(r"^\s*inherit\s+(.+)$", text, re.M)
+                  for c in line.split()]
+        wanted += re.findall(r"^\s*require\s+(\S+\.(?:conf|inc))\s*$", text, re.M)
+        for rel in wanted:
+            rel = rel.replace("${LAYERSERIES_CORENAMES}", series)
+            if not any((layer / rel).exists() or (layer / rel.replace("classes-recipe/", "classes/")).exists()
+                       for layer in layers):
+                (stubs / rel).parent.mkdir(parents=True, exist_ok=True)
+                (stubs / rel).touch()
+
+    base = bb.data.init()
+    bb.parse.handle(str(stubs / "conf" / "bitbake.conf"), base)
+    bb.parse.siggen = bb.siggen.init(base)
+
+    def parse(path: Path, appends: list[Path] = ()) -> object:
+        d = bb.data.createCopy(base)
+        # as the cooker does: inherit looks in classes-<type>/ then classes/
+        d.setVar("__bbclasstype", "global" if path.parent.name == "classes-global" else "recipe")
+        for f in [path, *appends]:
+            stub_missing(f)
+        if path.suffix in (".conf", ".inc") and path.name != "layer.conf":
+            return bb.parse.handle(str(path), d, include=True)
+        if path.name == "layer.conf":
+            d.setVar("LAYERDIR", str(path.parent.parent))
+            return bb.parse.handle(str(path), d, include=True)
+        if path.suffix == ".bbclass":
+            return bb.parse.handle(str(path), d, include=True)
+        if appends:
+            d.setVar("__BBAPPEND", " ".join(str(a) for a in appends))
+        return bb.parse.handle(str(path), d)
+
+    return parse
+
+
+def _append_target(append: Path, recipes: dict[str, Path], tmp: Path) -> Path:
+    """The recipe a .bbappend applies to: this project's, else a stub recipe of that name."""
+    name = append.name[:-len(".bbappend")]
+    if name in recipes:
+        return recipes[name]
+    stub = tmp / "stub-recipes" / f"{name.replace('%', '1.0')}.bb"
+    stub.parent.mkdir(parents=True, exist_ok=True)
+    stub.write_text('SUMMARY = "stub"\nLICENSE = "MIT"\n')
+    return stub
+
+
+@pytest.mark.parametrize("series", SERIES)
+def test_bitbake_parses_every_file(series, generated, tmp_path):
+    device_layers = [generated[name, series] / "yocto" / f"meta-{name}" for name in DEVICES]
+    parse = parser(tmp_path, series, [STATIC, *device_layers])
+    static_recipes = {p.stem: p for p in STATIC.rglob("*.bb")}
+    parsed = 0
+    for layer in [STATIC, *device_layers]:
+        for f in layer_files(layer):
+            try:
+                if f.suffix == ".bbappend":
+                    parse(_append_target(f, static_recipes, tmp_path), [f])
+                else:
+                    parse(f)
+            except Exception as e:  # ParseError names file:line; anything else is a bug too
+                pytest.fail(f"{f}: bitbake cannot parse it: {e}")
+            parsed += 1
+    assert parsed > 30
+
+
+def test_bitbake_parser_catches_errors(generated, tmp_path):
+    """The parser above does report broken files (so the test above means something)."""
+    bad = tmp_path / "layer" / "recipes-x" / "bad" / "bad.bb"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('SUMMARY = "unterminated\nLICENSE = "MIT"\n')
+    parse = parser(tmp_path, "wrynose", [STATIC, tmp_path / "layer"])
+    with pytest.raises(Exception, match="bad.bb"):
+        parse(bad)
+
+
+# ------------------------------------------------------------------------------------------
+# kas
+
+
+def kas_files(generated) -> list[Path]:
+    return [ROOT / "kas.yml"] + [generated[key] / "yocto" / "kas.yml" for key in sorted(generated)]
+
+
+def test_kas_files_load_with_kas(generated):
+    from kas.includehandler import ConfigFile
+
+    for f in kas_files(generated):
+        config = ConfigFile.load(str(f)).config  # kas's schema and header.version checks
+        assert config["distro"] == "pycontainers", f
+        assert config["target"], f
+
+
+def test_kas_pins_match_the_pins_file(generated):
+    pins = load_pins()
+    for (name, series), gen in generated.items():
+        repos = yaml.safe_load((gen / "yocto" / "kas.yml").read_text())["repos"]
+        for source in pins.sources_for(series, ("meta-raspberrypi",) if name == "demo-rpi4" else ()):
+            assert repos[source.name]["commit"] == source.commit
+            assert repos[source.name]["url"] == source.url
+            assert str(repos[source.name]["branch"]) == source.branch
+
+
+def test_top_level_kas_builds_the_reference_device_on_wrynose(generated):
+    top = yaml.safe_load((ROOT / "kas.yml").read_text())
+    gen = yaml.safe_load((generated["demo", "wrynose"] / "yocto" / "kas.yml").read_text())
+    assert top["machine"] == gen["machine"] == "demo-qemuarm64"
+    assert top["target"] == gen["target"]
+    for rid, repo in gen["repos"].items():
+        if "url" in repo and rid != "meta-pycontainers":
+            assert top["repos"][rid] == repo, f"kas.yml: repo {rid} differs from the generated one"
+
+
+# ------------------------------------------------------------------------------------------
+# bitbake-setup
+
+
+def _obtain_config(path: Path, *parameters: str) -> dict:
+    from bitbake_setup import __main__ as bbsetup
+
+    args = argparse.Namespace(config=[str(path), *parameters], non_interactive=True, skip_selection=[],
+                              source_overrides=None, use_local_source=[["meta-pycontainers", str(ROOT)]])
+    overrides = bbsetup.obtain_overrides(args)
+    return bbsetup.obtain_config(None, None, args, overrides, None)
+
+
+def test_bitbake_setup_config_chosen_non_interactively(generated):
+    for name in DEVICES:
+        path = generated[name, "wrynose"] / "yocto" / f"{name}.conf.json"
+        config = _obtain_config(path)  # the only configuration, chosen without asking
+        chosen = config["bitbake-config"]
+        assert chosen["name"] == name
+        machine = next(f for f in chosen["oe-fragments"] if f.startswith("machine/"))
+        assert (path.parent / chosen["bb-layers-file-relative"][0] / "conf" / "machine"
+                / f"{machine.split('/')[1]}.conf").is_file()
+        assert "distro/pycontainers" in chosen["oe-fragments"]
+        assert config["source-overrides"]["sources"]["meta-pycontainers"]["local"]["path"] == str(ROOT)
+        sources = config["data"]["sources"]
+        assert {layer.split("/")[0] for layer in chosen["bb-layers"]} <= set(sources)
+        assert all(len(s["git-remote"]["rev"]) == 40 for n, s in sources.items() if n != "meta-pycontainers")
+        # and by name, as `bitbake-setup init --non-interactive CONFIG NAME` does
+        assert _obtain_config(path, name)["bitbake-config"]["name"] == name
+
+
+def test_no_bitbake_setup_config_for_scarthgap(generated):
+    """scarthgap's oe-core has no OE_FRAGMENTS: bitbake-setup cannot set MACHINE/DISTRO there."""
+    for name in DEVICES:
+        assert not list((generated[name, "scarthgap"] / "yocto").glob("*.json"))
+
+
+# ------------------------------------------------------------------------------------------
+# wks layout == genimage layout
+
+
+def wic_part_parser() -> argparse.ArgumentParser:
+    """wic's `part` and `bootloader` syntax as scripts/lib/wic/ksparser.py defines it (the options
+    a pycontainers layout uses); unknown options are errors, as in wic."""
+    def size(value: str) -> int:  # wic's sizetype("M"): a number with an optional K/M/G suffix
+        m = re.fullmatch(r"(\d+)([KMG]?)", value)
+        if not m:
+            raise argparse.ArgumentTypeError(f"bad size {value!r}")
+        return int(m[1]) * {"K": 1, "": 1024, "M": 1024, "G": 1024 * 1024}[m[2]]  # KiB
+
+    p = argparse.ArgumentParser(prog="wks", exit_on_error=False)
+    sub = p.add_subparsers(dest="command", required=True)
+    part = sub.add_parser("part", exit_on_error=False)
+    part.add_argument("mountpoint", nargs="?")
+    part.add_argument("--active", action="store_true")
+    part.add_argument("--align", type=int)
+    part.add_argument("--fstype", default="vfat", choices=("ext2", "ext3", "ext4", "btrfs", "squashfs",
+                                                           "vfat", "msdos", "erofs", "swap", "none"))
+    part.add_argument("--mkfs-extraopts", default="")
+    part.add_argument("--label")
+    part.add_argument("--part-name")
+    sizes = part.add_mutually_exclusive_group()
+    sizes.add_argument("--size", type=size, default=0)
+    sizes.add_argument("--fixed-size", type=size, default=0)
+    part.add_argument("--source")
+    part.add_argument("--sourceparams")
+    boot = sub.add_parser("bootloader", exit_on_error=False)
+    boot.add_argument("--ptable", choices=("msdos", "gpt", "gpt-hybrid"), default="msdos")
+    return p
+
+
+def parse_wks(path: Path) -> tuple[list[argparse.Namespace], argparse.Namespace]:
+    parts, loader = [], None
+    p = wic_part_parser()
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            args = p.parse_args(shlex.split(line))
+        except (argparse.ArgumentError, SystemExit) as e:
+            raise AssertionError(f"{path}:{n}: {e}") from None
+        if args.command == "part":
+            parts.append(args)
+        else:
+            loader = args
+    return parts, loader
+
+
+def parse_genimage(path: Path) -> list[dict]:
+    """The partitions of the disk image in a genimage.cfg: name, offset and size in MiB."""
+    disk = path.read_text().split("image disk.img", 1)[1]
+    return [{"name": m[0], "offset": int(m[1]), "size": int(m[2])} for m in
+            re.findall(r"partition (\S+) \{[^}]*?offset = (\d+)M[^}]*?size = (\d+)M", disk)]
+
+
+@pytest.mark.parametrize("series", SERIES)
+@pytest.mark.parametrize("name", DEVICES)
+def test_wks_matches_genimage(name, series, generated):
+    gen = generated[name, series]
+    wks = next((gen / "yocto" / f"meta-{name}").rglob("*.wks"))
+    parts, loader = parse_wks(wks)
+    genimage = parse_genimage(gen / "contract" / "genimage.cfg")
+    assert loader.ptable == "gpt"
+    assert [p.part_name for p in parts] == [g["name"] for g in genimage]
+    assert [p.fixed_size // 1024 for p in parts] == [g["size"] for g in genimage]
+    # every partition 1 MiB aligned and packed from 1 MiB on, as genimage places them
+    assert all(p.align == 1024 for p in parts)
+    offsets = [1 + sum(p.fixed_size // 1024 for p in parts[:i]) for i in range(len(parts))]
+    assert offsets == [g["offset"] for g in genimage]
+    by_name = {p.part_name: p for p in parts}
+    assert by_name["boot"].fstype == "vfat" and by_name["boot"].active
+    assert by_name["boot"].source == {"scarthgap": "bootimg-partition", "wrynose": "bootimg_partition"}[series]
+    assert by_name["uboot-env"].source == "rawcopy" and "uboot-env.img" in by_name["uboot-env"].sourceparams
+    assert by_name["rootfs_a"].source == by_name["rootfs_b"].source == "rootfs"
+    assert "^has_journal" in by_name["rootfs_a"].mkfs_extraopts
+    assert by_name["data"].fstype == "ext4" and by_name["data"].source is None
+
+
+def test_wks_parser_rejects_unknown_options(tmp_path):
+    bad = tmp_path / "bad.wks"
+    bad.write_text("part --source rootfs --part-name a --fixed-size 8M --no-such-option\n")
+    with pytest.raises(AssertionError, match="bad.wks:1"):
+        parse_wks(bad)
+
+
+# ------------------------------------------------------------------------------------------
+# the generated layer carries the contract's files unchanged
+
+
+def test_device_layer_copies_the_contract(generated):
+    gen = generated["demo", "wrynose"]
+    layer = gen / "yocto" / "meta-demo"
+    pairs = {"boot.cmd": "recipes-bsp/pycontainers-boot-script/files/boot.cmd",
+             "uboot-env.txt": "recipes-bsp/pycontainers-uboot-env/files/uboot-env.txt",
+             "rauc/system.conf": "recipes-core/pycontainers-config/files/system.conf",
+             "rauc/keyring.pem": "recipes-core/pycontainers-config/files/keyring.pem",
+             "pycm/manifest": "recipes-core/pycontainers-config/files/manifest",
+             "initramfs/init": "recipes-core/initramfs/files/init",
+             "containers/counter/config.json": "recipes-containers/demo-container-counter/files/config.json"}
+    for contract, copy in pairs.items():
+        assert (layer / copy).read_bytes() == (gen / "contract" / contract).read_bytes(), copy
+    assert (layer / "recipes-core/initramfs/files/init").stat().st_mode & 0o111
+
+
+def test_scarthgap_crun_append_is_scarthgap_only():
+    layer_conf = (STATIC / "conf" / "layer.conf").read_text()
+    assert '${LAYERDIR}/series/${LAYERSERIES_CORENAMES}/' in layer_conf
+    assert [p.parent.name for p in (STATIC / "series").iterdir()] == ["scarthgap"] or \
+        sorted(p.name for p in (STATIC / "series").iterdir()) == ["scarthgap"]
+    append = (STATIC / "series" / "scarthgap" / "recipes-containers" / "crun" / "crun_git.bbappend").read_text()
+    for line in ('REQUIRED_DISTRO_FEATURES:pycontainers = "seccomp"', 'DEPENDS:remove:pycontainers = "systemd"',
+                 'EXTRA_OECONF:append:pycontainers = " --disable-systemd"'):
+        assert line in append
+
+
+def test_unknown_bsp_layer_is_a_user_error(run_cli, tmp_path):
+    board = (ROOT / "conf" / "boards" / "raspberrypi4-64.yml").read_text().replace(
+        "layers: [meta-raspberrypi]", "layers: [meta-nonesuch]")
+    (tmp_path / "myboard.yml").write_text(board.replace("name: raspberrypi4-64", "name: myboard"))
+    device = DEVICES["demo-rpi4"].read_text().replace("board: raspberrypi4-64", "board: myboard.yml")
+    (tmp_path / "d.yml").write_text(device)
+    code, _, err = run_cli("generate", tmp_path / "d.yml", "-o", tmp_path / "out")
+    assert code == 2 and "yocto.layers: 'meta-nonesuch' is not a BSP source of conf/yocto-pins.yml" in err
+
+
+# ------------------------------------------------------------------------------------------
+# pins
+
+
+def test_pins_file_is_its_template_output():
+    """conf/yocto-pins.yml is written by `pins update` through its template: they must agree."""
+    pins = load_pins()
+    assert pins_text(pins) == pins.path.read_text()
+    for series in SERIES:
+        for name, pin in pins.series[series].items():
+            assert re.fullmatch(r"[0-9a-f]{40}", pin["commit"]), (series, name)
+
+
+def _clone(path: Path, branches: dict[str, int]) -> dict[str, str]:
+    """A git repository at PATH with the given branches, N commits each; returns branch -> sha."""
+    import git
+
+    repo = git.Repo.init(path, initial_branch="main")
+    with repo.config_writer() as c:
+        c.set_value("user", "name", "t")
+        c.set_value("user", "email", "t@example.invalid")
+    heads = {}
+    for branch, n in branches.items():
+        repo.git.checkout("-B", branch)
+        for i in range(n):
+            (path / "f").write_text(f"{branch} {i}\n")
+            repo.index.add(["f"])
+            repo.index.commit(f"{branch} {i}")
+        heads[branch] = repo.head.commit.hexsha
+    return heads
+
+
+def test_pins_update_from_local_clones(run_cli, tmp_path, monkeypatch):
+    from pycontainers.yocto import pins as pins_mod
+
+    pins_file = tmp_path / "yocto-pins.yml"
+    pins_file.write_text(pins_mod.PINS_FILE.read_text())
+    monkeypatch.setattr(pins_mod, "PINS_FILE", pins_file)
+    monkeypatch.setattr(pins_mod.load_pins, "__defaults__", (pins_file,))
+    clones = tmp_path / "clones"
+    core = _clone(clones / "openembedded-core", {"scarthgap": 2, "wrynose": 1})
+    bitbake = _clone(clones / "bitbake", {"2.18": 1})
+    code, out, err = run_cli("pins", "update", "--from", clones, "--series", "wrynose")
+    assert code == 0, err
+    new = pins_mod.load_pins(pins_file)
+    assert new.series["wrynose"]["openembedded-core"]["commit"] == core["wrynose"]
+    assert new.series["wrynose"]["bitbake"]["commit"] == bitbake["2.18"]
+    old = load_pins(ROOT / "conf" / "yocto-pins.yml")
+    assert new.series["scarthgap"] == old.series["scarthgap"]  # --series wrynose only
+    assert new.series["wrynose"]["meta-rauc"] == old.series["wrynose"]["meta-rauc"]  # no clone: kept
+    assert "meta-rauc: no clone" in out
+    assert new.date != "" and pins_file.read_text().startswith("# Upstream layers")
+
+
+def test_pins_update_reports_a_missing_branch(run_cli, tmp_path, monkeypatch):
+    from pycontainers.yocto import pins as pins_mod
+
+    pins_file = tmp_path / "yocto-pins.yml"
+    pins_file.write_text(pins_mod.PINS_FILE.read_text())
+    monkeypatch.setattr(pins_mod.load_pins, "__defaults__", (pins_file,))
+    _clone(tmp_path / "clones" / "meta-rauc", {"main": 1})
+    code, _, err = run_cli("pins", "update", "--from", tmp_path / "clones")
+    assert code == 2 and "has no branch 'scarthgap'" in err
+    assert pins_file.read_text() == pins_mod.PINS_FILE.read_text()  # nothing written
