@@ -20,6 +20,7 @@
  * the boot waits for it); afterwards every health-interval. */
 #define READY_POLL_MS 100
 #define KILL_GRACE_MS 2000
+#define STOP_RETRY_MS 100
 
 long long pc_now_ms(void)
 {
@@ -160,11 +161,8 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 	c->state = ST_RUNNING;
 	c->started_ms = c->next_check_ms = pc_now_ms();
 	LOG("container %s: started (pid %d)", c->cfg->name, (int)pid);
-	if (c->cfg->health == HEALTH_NONE) {
-		c->state = ST_HEALTHY;
-		c->ever_healthy = true;
-		LOG("container %s: healthy", c->cfg->name);
-	}
+	if (c->cfg->health == HEALTH_NONE) /* healthy once it has stayed up for an interval */
+		c->next_check_ms = c->started_ms + c->cfg->health_interval * 1000LL;
 }
 
 static void check_result(struct pc_sup *s, struct pc_ctr *c, bool ok)
@@ -204,6 +202,11 @@ static pid_t container_pid(const struct pc_sup *s, struct pc_ctr *c)
 
 static void run_check(struct pc_sup *s, struct pc_ctr *c, long long now)
 {
+	if (c->cfg->health == HEALTH_NONE) {
+		check_result(s, c, true);
+		c->next_check_ms = now + c->cfg->health_interval * 1000LL;
+		return;
+	}
 	if (c->cfg->health == HEALTH_READY_FILE) {
 		char path[PC_PATH_MAX + 600];
 		pid_t pid = container_pid(s, c);
@@ -342,14 +345,18 @@ static bool stop_step(struct pc_sup *s, long long now)
 			if (c->state == ST_BACKOFF || c->state == ST_WAITING)
 				c->state = ST_EXITED;
 			s->stop_index--;
-			s->stop_deadline = 0;
+			s->stop_deadline = s->stop_retry = 0;
 			s->stop_killed = false;
 			continue;
 		}
 		if (s->stop_deadline == 0) {
 			LOG("container %s: stopping", c->cfg->name);
-			crun(s, "kill", c->cfg->name, "TERM", NULL);
 			s->stop_deadline = now + s->m->stop_timeout * 1000LL;
+			s->stop_retry = now;
+		}
+		if (!s->stop_killed && s->stop_retry && now >= s->stop_retry && now < s->stop_deadline) {
+			/* crun refuses a container it has not finished creating: try again shortly */
+			s->stop_retry = crun(s, "kill", c->cfg->name, "TERM", NULL) == 0 ? 0 : now + STOP_RETRY_MS;
 		} else if (now >= s->stop_deadline && !s->stop_killed) {
 			LOG("container %s: did not stop in %d s; killing it", c->cfg->name, s->m->stop_timeout);
 			crun(s, "kill", c->cfg->name, "KILL", NULL);
@@ -373,7 +380,7 @@ static void tick(struct pc_sup *s, long long now)
 		if ((c->state == ST_WAITING && deps_healthy(s, c)) ||
 		    (c->state == ST_BACKOFF && now >= c->restart_at_ms))
 			start(s, c);
-		if ((c->state == ST_RUNNING || c->state == ST_HEALTHY) && c->cfg->health != HEALTH_NONE) {
+		if (c->state == ST_RUNNING || c->state == ST_HEALTHY) {
 			if (c->check_pid == 0 && now >= c->next_check_ms)
 				run_check(s, c, now);
 			else if (c->check_pid > 0 && now >= c->check_deadline_ms)
@@ -395,13 +402,15 @@ static long long next_wake(const struct pc_sup *s, long long now)
 		const struct pc_ctr *c = &s->c[i];
 		if (c->state == ST_BACKOFF)
 			EARLIER(c->restart_at_ms);
-		if ((c->state == ST_RUNNING || c->state == ST_HEALTHY) && c->cfg->health != HEALTH_NONE)
+		if (c->state == ST_RUNNING || c->state == ST_HEALTHY)
 			EARLIER(c->check_pid > 0 ? c->check_deadline_ms : c->next_check_ms);
 	}
 	if (!s->boot_decided)
 		EARLIER(s->start_ms + s->m->boot_deadline * 1000LL + 1);
 	if (s->action != ACTION_NONE && s->stop_deadline)
 		EARLIER(s->stop_deadline);
+	if (s->action != ACTION_NONE && s->stop_retry)
+		EARLIER(s->stop_retry);
 #undef EARLIER
 	return next < now ? now : next;
 }

@@ -36,6 +36,7 @@ struct pc_sup {
 	enum pc_action action;   /* requested shutdown */
 	int stop_index;          /* container being stopped, counting down */
 	long long stop_deadline; /* SIGKILL after this */
+	long long stop_retry;    /* when to send SIGTERM again, 0 once it was delivered */
 	bool stop_killed;
 	int watchdog_fd;
 };

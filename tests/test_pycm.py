@@ -1,0 +1,212 @@
+"""Black-box tests of the pycm binary on the host (--no-pid1) with a fake crun.
+
+The fake crun runs each container's `run.sh` from its bundle directory as the container process
+and logs every call, so start order, restarts, health and the orderly stop can be observed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FAKE_CRUN = r"""#!/bin/sh
+# fake crun: --root R run --bundle B --pid-file P NAME | kill NAME SIG | delete -f NAME | exec NAME sh -c CMD
+root=$2; shift 2
+echo "$*" >> "$root/calls.log"
+case "$1" in
+run) bundle=$3; pidf=$5; name=$6
+     echo $$ > "$pidf"; echo $$ > "$root/$name.pid"
+     exec /bin/sh "$bundle/run.sh" ;;
+kill) [ -f "$root/$2.pid" ] || { echo "container $2 does not exist" >&2; exit 1; }
+      kill -s "$3" "$(cat "$root/$2.pid")"; exit 0 ;;
+delete) rm -f "$root/$3.pid"; exit 0 ;;
+exec) shift 2; exec "$@" ;;
+esac
+exit 1
+"""
+
+
+@pytest.fixture(scope="session")
+def pycm(tmp_path_factory) -> Path:
+    if not shutil.which("cc") or not shutil.which("make"):
+        pytest.skip("no C compiler on this host")
+    out = tmp_path_factory.mktemp("pycm-build")
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={out}", f"{out}/host-san/pycm"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out / "host-san" / "pycm"
+
+
+class Device:
+    """A manifest, bundles with run.sh scripts, a fake crun and fw_setenv, in a temp dir."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.crun_root = base / "crun"
+        self.crun_root.mkdir()
+        (base / "crun.sh").write_text(FAKE_CRUN)
+        (base / "crun.sh").chmod(0o755)
+        (base / "fw_setenv").write_text(f"#!/bin/sh\necho \"$@\" >> {base}/fw_setenv.log\n")
+        (base / "fw_setenv").chmod(0o755)
+        (base / "cmdline").write_text("console=ttyAMA0 root=PARTLABEL=rootfs_a rauc.slot=A panic=5\n")
+        self.containers: list[str] = []
+
+    def container(self, name: str, script: str, **keys: str) -> None:
+        bundle = self.base / "bundles" / name
+        bundle.mkdir(parents=True)
+        (bundle / "run.sh").write_text(textwrap.dedent(script))
+        spec = {"role": "app", "bundle": str(bundle), "required": "true", "restart": "always",
+                "health": "none", "health-interval": "1", "health-timeout": "2", "health-retries": "2",
+                "backoff": "0 0", "crash-loop": "5 60"}
+        spec.update({k.replace("_", "-"): v for k, v in keys.items()})
+        self.containers.append(f"[container {name}]\n" + "".join(f"{k} = {v}\n" for k, v in spec.items()))
+
+    def write(self, deadline: int = 20) -> Path:
+        m = self.base / "manifest"
+        m.write_text(textwrap.dedent(f"""\
+            [pycm]
+            version = 1
+            device = test
+            hostname = test
+            data-device = /dev/null
+            data-fstype = ext4
+            mark-good = uboot-env
+            boot-attempts = 3
+            boot-deadline = {deadline}
+            crun = {self.base}/crun.sh
+            crun-root = {self.crun_root}
+            stop-timeout = 2
+            """) + "\n".join(self.containers))
+        return m
+
+    def start(self, pycm: Path, deadline: int = 20) -> subprocess.Popen:
+        env = dict(os.environ, PYCM_FW_SETENV=str(self.base / "fw_setenv"), ASAN_OPTIONS="detect_leaks=0")
+        return subprocess.Popen([str(pycm), "--no-pid1", "--manifest", str(self.write(deadline)),
+                                 "--cmdline", str(self.base / "cmdline"), "--run-dir", str(self.base / "run")],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+    def calls(self) -> list[str]:
+        f = self.crun_root / "calls.log"
+        return f.read_text().splitlines() if f.exists() else []
+
+
+def wait_for(proc: subprocess.Popen, text: str, timeout: float = 15) -> list[str]:
+    """Read pycm's output lines until one contains `text`; return all lines read."""
+    lines, end = [], time.monotonic() + timeout
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if text in line:
+            return lines
+    raise AssertionError(f"{text!r} not seen; output so far:\n" + "\n".join(lines))
+
+
+def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> tuple[int, str]:
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=20)
+    return proc.returncode, out
+
+
+@pytest.fixture
+def dev(tmp_path) -> Device:
+    return Device(tmp_path)
+
+
+def test_dependency_waits_for_health_then_boot_is_marked_good(pycm, dev):
+    ready = dev.base / "a-ready"
+    dev.container("a", f"sleep 0.5; touch {ready}; echo a up; exec sleep 60", health=f"ready-file {ready}")
+    dev.container("b", "echo b up; exec sleep 60", depends_on="a")
+    p = dev.start(pycm)
+    lines = wait_for(p, "boot good (slot A)")
+    order = [l for l in lines if l.startswith("pycm: container")]
+    assert order == ["pycm: container a: started (pid %s)" % order[0].split("pid ")[1].rstrip(")"),
+                     "pycm: container a: healthy", order[2], "pycm: container b: healthy"]
+    assert order[2].startswith("pycm: container b: started")
+    assert "[a] a up" in lines
+    assert (dev.base / "fw_setenv.log").read_text() == "BOOT_A_LEFT 3\n"
+    code, out = stop(p)
+    assert code == 3  # SIGTERM means reboot, as with busybox init
+    stopped = [c for c in dev.calls() if c.startswith("kill")]
+    assert stopped[:2] == ["kill b TERM", "kill a TERM"]  # reverse dependency order
+
+
+def test_restart_policies(pycm, dev):
+    dev.container("always", "echo run; exit 0", restart="always", crash_loop="50 60", backoff="0 0")
+    dev.container("onfail-ok", "exit 0", restart="on-failure", required="false")
+    dev.container("never", "exit 1", restart="never", required="false")
+    p = dev.start(pycm)
+    wait_for(p, "container always: restarting")
+    wait_for(p, "container always: restarting")
+    code, out = stop(p, signal.SIGUSR2)
+    assert code == 0  # SIGUSR2: power off
+    assert "container onfail-ok: restarting" not in out and "container never: restarting" not in out
+    runs = [c for c in dev.calls() if c.startswith("run") and c.endswith(" always")]
+    assert len(runs) >= 3
+
+
+def test_crash_loop_means_boot_not_good(pycm, dev):
+    dev.container("crashy", "exit 7", restart="on-failure", crash_loop="3 60", backoff="0 1")
+    p = dev.start(pycm)
+    out, _ = p.communicate(timeout=30)
+    assert "pycm: container crashy: exited (status 7)" in out
+    assert "pycm: container crashy: failed (crash loop: 3 restarts within 60 s)" in out
+    assert "pycm: boot NOT good: container crashy is in a crash loop" in out
+    assert p.returncode == 3 and not (dev.base / "fw_setenv.log").exists()
+
+
+def test_backoff_doubles(pycm, dev):
+    dev.container("slow", "exit 1", restart="always", backoff="1 2", crash_loop="9 60")
+    p = dev.start(pycm)
+    lines = []
+    for _ in range(3):
+        lines += wait_for(p, "container slow: restarting")
+    stop(p)
+    delays = [l.split("in ")[1] for l in lines if "restarting" in l]
+    assert delays == ["1.000 s", "2.000 s", "2.000 s"]
+
+
+def test_health_deadline_means_boot_not_good(pycm, dev):
+    dev.container("never-ready", "exec sleep 60", health=f"ready-file {dev.base}/nope")
+    p = dev.start(pycm, deadline=2)
+    out, _ = p.communicate(timeout=30)
+    assert "pycm: boot NOT good: not healthy 2 s after start: never-ready" in out
+    assert "pycm: container never-ready: stopping" in out and p.returncode == 3
+
+
+def test_exec_health_check_and_unhealthy_restart(pycm, dev):
+    flag = dev.base / "ok"
+    flag.touch()
+    dev.container("svc", "exec sleep 60", health=f"exec test -f {flag}", health_retries="2", backoff="0 0")
+    p = dev.start(pycm)
+    wait_for(p, "boot good (slot A)")
+    flag.unlink()
+    wait_for(p, "container svc: unhealthy (2 failed checks)", timeout=20)
+    wait_for(p, "container svc: restarting")
+    stop(p)
+
+
+def test_bad_manifest_is_reported_and_boot_not_good(pycm, dev):
+    dev.container("a", "exit 0", restart="sometimes")
+    p = dev.start(pycm)
+    out, _ = p.communicate(timeout=10)
+    assert "pycm: manifest:17: restart: 'sometimes' is not one of always, on-failure, never" in out
+    assert "pycm: boot NOT good: the manifest is invalid" in out
+    assert p.returncode == 3
+
+
+def test_check_mode_validates_generated_manifest(pycm):
+    golden = ROOT / "tests" / "golden" / "demo" / "contract" / "pycm" / "manifest"
+    r = subprocess.run([str(pycm), "--check", "--manifest", str(golden)], capture_output=True, text=True,
+                       env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    assert r.returncode == 0 and "OK (2 containers)" in r.stdout
