@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 
 from pycontainers import cli
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
-DEVICES = sorted((ROOT / "conf" / "devices").glob("*.yml"))
 
 
 @pytest.fixture(autouse=True)
@@ -32,11 +26,3 @@ def run_cli(capsys):
         out, err = capsys.readouterr()
         return code, out, err
     return run
-
-
-def with_test_keys(output: Path) -> Path:
-    """Put the fixed test key pair where generate looks for the development key."""
-    (output / "keys").mkdir(parents=True, exist_ok=True)
-    for f in (DATA / "keys").iterdir():
-        shutil.copy(f, output / "keys" / f.name)
-    return output

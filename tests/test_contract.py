@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from pycontainers.contract import APP_CAPABILITIES, oci_config
 from pycontainers.model import load_device
 

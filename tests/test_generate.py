@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEVICES, ROOT, with_test_keys
+from helpers import DEVICES, ROOT, with_test_keys
 
 
 def tree_files(root: Path) -> dict[str, bytes]:

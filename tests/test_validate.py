@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from pycontainers.model import available_boards
 
 GOOD_CONTAINER = """\

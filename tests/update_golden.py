@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import DEVICES, ROOT, with_test_keys  # noqa: E402
+from helpers import DEVICES, ROOT, with_test_keys  # noqa: E402
 
 from pycontainers import cli  # noqa: E402
 

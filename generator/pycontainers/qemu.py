@@ -11,9 +11,11 @@ import os
 import re
 import shlex
 import socket
+import struct
 import subprocess
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +68,40 @@ def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks:
     if qmp:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     return argv
+
+
+def gpt_partitions(disk: Path) -> dict[str, tuple[int, int]]:
+    """GPT partition name -> (offset, size) in bytes, read from the primary table."""
+    with open(disk, "rb") as f:
+        f.seek(512)
+        hdr = f.read(92)
+        if hdr[:8] != b"EFI PART":
+            raise ValueError(f"{disk}: no GPT")
+        entries_lba, count, size = struct.unpack_from("<QII", hdr, 72)
+        f.seek(entries_lba * 512)
+        table = f.read(count * size)
+    parts = {}
+    for i in range(count):
+        e = table[i * size:(i + 1) * size]
+        if e[:16] == bytes(16):
+            continue
+        first, last = struct.unpack_from("<QQ", e, 32)
+        name = e[56:128].decode("utf-16-le").rstrip("\0")
+        parts[name] = (first * 512, (last - first + 1) * 512)
+    return parts
+
+
+def read_boot_env(disk: Path, partition: str = "uboot-env", size: int = 0x4000) -> dict[str, str]:
+    """The U-Boot env blob (CRC32 + NUL-separated name=value) at the start of a GPT partition."""
+    offset, _ = gpt_partitions(disk)[partition]
+    with open(disk, "rb") as f:
+        f.seek(offset)
+        blob = f.read(size)
+    crc = int.from_bytes(blob[:4], "little")
+    if crc != zlib.crc32(blob[4:]):
+        raise ValueError(f"{disk}: {partition}: env CRC mismatch")
+    pairs = blob[4:].split(b"\0\0", 1)[0].decode().split("\0")  # the env ends with two NULs
+    return dict(kv.split("=", 1) for kv in pairs if "=" in kv)
 
 
 def _format(path: Path) -> str:
@@ -128,6 +164,7 @@ class Machine:
         self.argv = qemu_argv(self.board, self.overlay, qmp=self.qmp_path)
         (self.workdir / "qemu-argv.txt").write_text(shlex.join(self.argv) + "\n")
         self.log = open(self.console_log, "ab")
+        self.log_start = self.log.tell()
         self.log.write(f"\n=== {time.strftime('%H:%M:%S')} {shlex.join(self.argv)}\n".encode())
         self.t0 = time.monotonic()
         self.proc = pexpect.spawn(self.argv[0], self.argv[1:], timeout=None, maxread=65536)
@@ -177,6 +214,23 @@ class Machine:
             raise RuntimeError(f"{m.group(0).decode().strip()} (log: {self.console_log})")
         self.timeline.add(self.elapsed(), f"boot marked good (slot {m.group('slot').decode()})")
         return self.timeline
+
+    def output(self) -> str:
+        """The console text of the current run so far."""
+        self.log.flush()
+        with open(self.console_log, "rb") as f:
+            f.seek(self.log_start)
+            return f.read().decode(errors="replace")
+
+    def boot_env(self) -> dict[str, str]:
+        """The A/B boot state in the disk's uboot-env partition, read on the host (power off first)."""
+        with tempfile.TemporaryDirectory(prefix="pycenv.") as tmp:
+            raw = Path(tmp) / "disk.raw"
+            r = subprocess.run(["qemu-img", "convert", "-O", "raw", str(self.overlay), str(raw)],
+                               capture_output=True, text=True)
+            if r.returncode:
+                raise RuntimeError(f"qemu-img convert: {r.stderr.strip()}")
+            return read_boot_env(raw)
 
     # ------------------------------------------------------------ power (QMP)
 

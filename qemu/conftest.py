@@ -1,0 +1,76 @@
+"""pytest plugin for boot tests in QEMU (there is no pytest-qemu on PyPI: this is ours).
+
+Fixtures build a device once per session with the Debian backend (packages cached in
+~/.cache/pycontainers) and hand out Machines on copy-on-write overlays of its image. Missing
+host tools skip the tests with the reason; they never pass silently. Console logs of failed
+tests are kept and their path printed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pycontainers.debian.build import DebianBuild
+from pycontainers.errors import UserError
+from pycontainers.generate import generate
+from pycontainers.model import load_device
+from pycontainers.qemu import Machine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="conf/devices/demo.yml", help="device file booted by the QEMU tests")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "qemu" in str(item.fspath.dirpath()):
+            item.add_marker(pytest.mark.qemu)
+
+
+@pytest.fixture(scope="session")
+def device(request):
+    return load_device(ROOT / request.config.getoption("--device"))
+
+
+@pytest.fixture(scope="session")
+def built(device, tmp_path_factory) -> Path:
+    """OUTPUT dir of a fresh build of the device (session-wide)."""
+    q = device.board.qemu or {}
+    for tool in (q.get("binary"), "qemu-img", "genimage", "mkimage", "mkenvimage", f"{device.board.cross_compiler}-gcc"):
+        if tool and not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (make setup installs it)")
+    if not Path(device.board.uboot_binary).is_file():
+        pytest.skip(f"{device.board.uboot_binary} missing (apt-get install u-boot-qemu)")
+    out = tmp_path_factory.mktemp(device.name)
+    try:
+        generate(device, out)
+        DebianBuild(device, out).run()
+    except UserError as e:
+        if "mirror" in str(e):
+            pytest.skip(f"the Debian mirror is not reachable: {e}")
+        raise
+    return out
+
+
+@pytest.fixture
+def machine(device, built, tmp_path, request):
+    m = Machine(device.board, built / "image" / "disk.img", tmp_path / "run")
+    yield m
+    m.kill()
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        kept = ROOT / "build" / "test-logs" / request.node.name
+        kept.mkdir(parents=True, exist_ok=True)
+        shutil.copy(m.console_log, kept / "console.log")
+        print(f"\nconsole log kept: {kept / 'console.log'}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
