@@ -38,15 +38,33 @@ def device(request):
 
 
 @pytest.fixture(scope="session")
-def built(device, tmp_path_factory) -> Path:
-    """OUTPUT dir of a fresh build of the device (session-wide)."""
+def build_for(request, tmp_path_factory):
+    """build_for(board_name or None) -> OUTPUT dir of a fresh build of the device on that board
+    (each board built once per session)."""
+    cache: dict = {}
+
+    def build(board: str | None = None):
+        if board not in cache:
+            dev = load_device(ROOT / request.config.getoption("--device"), board)
+            cache[board] = (dev, _build(dev, tmp_path_factory))
+        return cache[board]
+    return build
+
+
+@pytest.fixture(scope="session")
+def built(build_for) -> Path:
+    """OUTPUT dir of a fresh build of the device on its own board."""
+    return build_for(None)[1]
+
+
+def _build(device, tmp_path_factory) -> Path:
     q = device.board.qemu or {}
     for tool in (q.get("binary"), "qemu-img", "genimage", "mkimage", "mkenvimage", f"{device.board.cross_compiler}-gcc"):
         if tool and not shutil.which(tool):
             pytest.skip(f"{tool} is not installed (make setup installs it)")
     if not Path(device.board.uboot_binary).is_file():
         pytest.skip(f"{device.board.uboot_binary} missing (apt-get install u-boot-qemu)")
-    out = tmp_path_factory.mktemp(device.name)
+    out = tmp_path_factory.mktemp(f"{device.name}-{device.board.name}")
     try:
         generate(device, out)
         DebianBuild(device, out).run()

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import pytest
+
+from pycontainers.model import load_board
+from pycontainers.qemu import Machine
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_demo_boots_containers_run_and_data_persists(device, machine):
@@ -34,3 +42,18 @@ def test_boot_counter_is_taken_before_the_kernel_starts(device, machine):
     machine.expect(r"Starting kernel", 30)
     machine.power_cut()  # before the manager can mark the boot good
     assert machine.boot_env()["BOOT_A_LEFT"] == str(device.boot_attempts - 1)
+
+
+BOARDS = sorted(p.stem for p in (ROOT / "conf" / "boards").glob("*.yml")
+                if load_board(p).qemu is not None and p.stem != "qemuarm64")  # qemuarm64: tests above
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_every_qemu_board_boots_the_demo(board, build_for, tmp_path):
+    device, out = build_for(board)
+    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run") as m:
+        m.start()
+        print("\n" + m.wait_boot([c.name for c in device.containers]).format())
+        assert "[counter] counter: start 1" in m.output()
+        m.power_cut()
+        assert m.boot_env()["BOOT_A_LEFT"] == str(device.boot_attempts)

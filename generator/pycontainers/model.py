@@ -450,11 +450,16 @@ def _cycle_problems(data: LineDict, display: str) -> list[Problem]:
     return []
 
 
-def load_device(path: Path) -> Device:
-    """Load, validate and derive. Raises ValidationError with every problem found."""
+def load_device(path: Path, board_override: str | None = None) -> Device:
+    """Load, validate and derive. Raises ValidationError with every problem found.
+    `board` (a board name or .yml path) replaces the device file's board, e.g. to boot the same
+    device on every board; the compatible string then follows the board."""
     display = str(path)
     path = path.resolve()
     data = load_yaml(path, display)
+    if board_override:
+        data["board"] = board_override
+        data.pop("compatible", None)
     problems = _schema_problems(data, "device", display)
     board = None
     if isinstance(data.get("board"), str) and data["board"]:
