@@ -102,3 +102,22 @@ def test_resolve_arm64_host_set_and_kernel(tmp_path):
     assert kernel.name.startswith("linux-image-6.1.0-") and kernel.name.endswith("-arm64")
     with pytest.raises(UserError, match="no-such-package"):
         repo.resolve(["no-such-package"])
+
+
+def test_slot_too_small_is_refused_with_the_device_files_line(tmp_path):
+    from helpers import ROOT
+    from pycontainers.debian.build import DebianBuild
+    from pycontainers.model import load_device
+
+    dev = tmp_path / "small.yml"
+    dev.write_text((ROOT / "conf/devices/demo.yml").read_text().replace("rootfs: 96MiB", "rootfs: 16MiB"))
+    build = DebianBuild(load_device(dev), tmp_path / "out")
+    tree = tmp_path / "rootfs"
+    tree.mkdir()
+    (tree / "big").write_bytes(b"\0" * (15 << 20))  # fits 16 MiB, not with 10% headroom
+    with pytest.raises(UserError) as e:
+        build.check_slot_size(tree)
+    assert str(e.value) == (f"{dev}:11: storage.rootfs: 16 MiB is too small for the assembled slot "
+                            "(15.0 MiB + 10% headroom = 16.5 MiB); set at least 17MiB")
+    (tree / "big").write_bytes(b"\0" * (14 << 20))
+    assert build.check_slot_size(tree) >= 14 << 20
