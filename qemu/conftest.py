@@ -39,15 +39,16 @@ def device(request):
 
 @pytest.fixture(scope="session")
 def build_for(request, tmp_path_factory):
-    """build_for(board_name or None) -> OUTPUT dir of a fresh build of the device on that board
-    (each board built once per session)."""
+    """build_for(board=None, device=None) -> (Device, OUTPUT dir) of a fresh build of a device
+    file (default: --device) on a board (default: its own); each built once per session."""
     cache: dict = {}
 
-    def build(board: str | None = None):
-        if board not in cache:
-            dev = load_device(ROOT / request.config.getoption("--device"), board)
-            cache[board] = (dev, _build(dev, tmp_path_factory))
-        return cache[board]
+    def build(board: str | None = None, device: str | None = None):
+        key = (board, device)
+        if key not in cache:
+            dev = load_device(ROOT / (device or request.config.getoption("--device")), board)
+            cache[key] = (dev, _build(dev, tmp_path_factory))
+        return cache[key]
     return build
 
 

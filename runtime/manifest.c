@@ -21,6 +21,7 @@ static const struct key global_keys[] = {
 	{"version", true},     {"device", true},        {"hostname", true},      {"data-device", true},
 	{"data-fstype", true}, {"mark-good", true},     {"boot-attempts", true}, {"boot-deadline", true},
 	{"crun", true},        {"crun-root", true},     {"stop-timeout", true},  {"watchdog", false},
+	{"watchdog-timeout", false},
 };
 
 /* Keys of [container NAME], in bit order of pc_container.seen. */
@@ -123,6 +124,9 @@ static int set_global(struct pc_manifest *m, int line, const char *k, const char
 	} else if (!strcmp(k, "boot-attempts")) {
 		if (parse_int(v, 1, 9, &m->boot_attempts))
 			FAIL("manifest:%d: boot-attempts: '%s' is not an integer from 1 to 9", line, v);
+	} else if (!strcmp(k, "watchdog-timeout")) {
+		if (parse_int(v, 2, 600, &m->watchdog_timeout))
+			FAIL("manifest:%d: watchdog-timeout: '%s' is not a number of seconds (2 to 600)", line, v);
 	} else if (!strcmp(k, "boot-deadline") || !strcmp(k, "stop-timeout")) {
 		int *dst = !strcmp(k, "boot-deadline") ? &m->boot_deadline : &m->stop_timeout;
 		if (parse_int(v, 1, 86400, dst))

@@ -48,6 +48,7 @@ struct pc_manifest {
 	char crun_root[PC_PATH_MAX];
 	int stop_timeout;
 	char watchdog[PC_PATH_MAX]; /* optional */
+	int watchdog_timeout;       /* optional, seconds; 0 keeps the driver's */
 	unsigned seen;
 	int ncontainers;
 	struct pc_container c[PC_MAX_CONTAINERS];

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/watchdog.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -439,10 +441,13 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 	}
 	if (s->m->watchdog[0]) {
 		s->watchdog_fd = open(s->m->watchdog, O_WRONLY | O_CLOEXEC);
+		int timeout = s->m->watchdog_timeout;
 		if (s->watchdog_fd < 0)
 			LOG("WARNING: watchdog %s: %s; running without it", s->m->watchdog, strerror(errno));
+		else if (timeout && ioctl(s->watchdog_fd, WDIOC_SETTIMEOUT, &timeout) < 0)
+			LOG("watchdog %s armed; cannot set its timeout: %s", s->m->watchdog, strerror(errno));
 		else
-			LOG("watchdog %s armed", s->m->watchdog);
+			LOG("watchdog %s armed (%d s)", s->m->watchdog, timeout);
 	}
 	for (;;) {
 		long long now = pc_now_ms();

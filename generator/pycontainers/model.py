@@ -106,6 +106,13 @@ class Board:
     yocto_layers: tuple[str, ...]
     buildroot_defconfig: str
     source: Path
+    watchdog_module: str | None = None
+    watchdog_timeout: int = 0
+
+    @property
+    def initramfs_modules(self) -> tuple[str, ...]:
+        """Modules the initramfs loads: the board's list plus the watchdog driver."""
+        return self.modules + ((self.watchdog_module,) if self.watchdog_module else ())
 
 
 @dataclass(frozen=True)
@@ -299,7 +306,9 @@ def load_board(path: Path, display: str | None = None) -> Board:
         uboot_env=tuple(sorted((data["uboot"].get("env") or {}).items())),
         qemu=dict(qemu) if qemu else None, yocto_machine=data["yocto"]["machine"],
         yocto_layers=tuple(data["yocto"].get("layers", [])),
-        buildroot_defconfig=data["buildroot"]["defconfig"], source=path)
+        buildroot_defconfig=data["buildroot"]["defconfig"], source=path,
+        watchdog_module=(data.get("watchdog") or {}).get("module"),
+        watchdog_timeout=(data.get("watchdog") or {}).get("timeout", 0))
 
 
 # --------------------------------------------------------------------------------------------

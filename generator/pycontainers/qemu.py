@@ -61,7 +61,7 @@ def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks:
         argv += ["-drive", f"if=none,id=disk{i},format={_format(d)},file={d}",
                  "-device", f"{q['disk_interface']},drive=disk{i}"]
     if q.get("watchdog"):
-        argv += ["-device", q["watchdog"]]
+        argv += ["-device", q["watchdog"], "-action", "watchdog=reset"]
     if net:
         nic = "virtio-net-device" if q["disk_interface"] == "virtio-blk-device" else "virtio-net-pci"
         argv += ["-netdev", "user,id=net0", "-device", f"{nic},netdev=net0"]

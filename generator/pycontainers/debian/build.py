@@ -189,7 +189,7 @@ class DebianBuild:
         for applet in INITRAMFS_APPLETS:
             (root / "bin" / applet).symlink_to("busybox")
         shutil.copy2(self.contract / "initramfs" / "init", root / "init")
-        order = copy_modules(ktree, kver, list(self.board.modules), root)
+        order = copy_modules(ktree, kver, list(self.board.initramfs_modules), root)
         (root / "etc" / "initramfs" / "modules").write_text("".join(f"{m}\n" for m in order))
         files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "--reproducible"],

@@ -1,0 +1,65 @@
+"""Faults the manager and the boot counting must survive (issue 3): a crash-looping required
+container makes the bootloader fall back to the other slot; an orderly power-off leaves /data
+clean."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from pycontainers.qemu import Machine, gpt_partitions
+
+
+@pytest.mark.faults
+def test_crash_looping_container_falls_back_to_the_other_slot(build_for, tmp_path):
+    device, out = build_for(device="qemu/devices/crashloop.yml")
+    n = device.boot_attempts
+    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run") as m:
+        m.start()
+        for left in range(n - 1, -1, -1):  # every try of slot A ends in a reboot
+            m.expect(rf"pycontainers-boot: slot A \({left} tries left\)", 60)
+            m.expect(r"pycm: container crasher: failed \(crash loop", 60)
+            m.expect(r"pycm: boot NOT good: container crasher is in a crash loop", 30)
+        m.expect(rf"pycontainers-boot: slot B \({n - 1} tries left\)", 60)
+        m.power_cut()
+        env = m.boot_env()
+    assert env["BOOT_A_LEFT"] == "0" and env["BOOT_B_LEFT"] == str(n - 1)
+
+
+@pytest.mark.faults
+def test_orderly_poweroff_leaves_data_clean(build_for, tmp_path):
+    device, out = build_for(device="qemu/devices/poweroff.yml")
+    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run") as m:
+        m.start()
+        m.wait_boot(["hostos"])
+        m.expect(r"pycm: powering off", 60)
+        m.expect(__import__("pexpect").EOF, 30)  # QEMU exits on the guest's power-off
+        raw = tmp_path / "disk.raw"
+        subprocess.run(["qemu-img", "convert", "-O", "raw", str(m.overlay), str(raw)], check=True)
+    offset, _ = gpt_partitions(raw)["data"]
+    sb = subprocess.run(["dumpe2fs", "-h", f"{raw}?offset={offset}"], capture_output=True, text=True)
+    assert sb.returncode == 0, sb.stderr
+    state = next(l for l in sb.stdout.splitlines() if l.startswith("Filesystem state:"))
+    features = next(l for l in sb.stdout.splitlines() if l.startswith("Filesystem features:"))
+    assert state.split(":", 1)[1].strip() == "clean"
+    assert "needs_recovery" not in features, "the journal would be replayed on the next boot"
+    listing = subprocess.run(["debugfs", "-R", "cat /written-before-poweroff", f"{raw}?offset={offset}"],
+                             capture_output=True, text=True)
+    assert listing.stdout.strip() == "marker"
+
+
+@pytest.mark.faults
+def test_hung_manager_is_reset_by_the_watchdog(build_for, tmp_path):
+    device, out = build_for(device="qemu/devices/hang.yml")
+    if not device.board.watchdog_module:
+        pytest.skip(f"board {device.board.name} has no watchdog")
+    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run") as m:
+        m.start()
+        m.wait_boot(["hostos"])
+        m.expect(r"hostos: manager frozen", 30)
+        frozen = m.elapsed()
+        m.expect(r"U-Boot 20\d\d", device.board.watchdog_timeout + 20)  # the board was reset
+        assert m.elapsed() - frozen >= device.board.watchdog_timeout - 1, "reset before the timeout"
+        m.expect(rf"pycontainers-boot: slot A \({device.boot_attempts - 1} tries left\)", 30)
+        m.power_cut()
