@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "supervise.h"
 #include "bootstate.h"
+#include "control.h"
 #include "log.h"
 
 #include <errno.h>
@@ -52,6 +53,7 @@ void pc_sup_init(struct pc_sup *s, const struct pc_manifest *m, const char *run_
 	s->start_ms = pc_now_ms();
 	s->stop_index = m->ncontainers - 1;
 	s->watchdog_fd = -1;
+	s->control_fd = -1;
 	for (int i = 0; i < m->ncontainers; i++) {
 		struct pc_ctr *c = &s->c[i];
 		c->cfg = &m->c[i];
@@ -81,8 +83,12 @@ static void boot_bad(struct pc_sup *s, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ container output */
 
+static const struct pc_sup *g_sup; /* for the log files of emit() */
+
 static void emit(struct pc_ctr *c)
 {
+	if (g_sup)
+		pc_log_line(g_sup, c->cfg->name, c->line, c->linelen);
 	char buf[sizeof c->line + PC_NAME_MAX + 8];
 	int n = snprintf(buf, sizeof buf, "[%s] %.*s\n", c->cfg->name, (int)c->linelen, c->line);
 	if (write(STDOUT_FILENO, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1)) < 0) {
@@ -259,8 +265,15 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	c->run_pid = c->cpid = c->check_pid = 0;
 	LOG("container %s: exited (status %d)", c->cfg->name, code);
 	crun(s, "delete", "-f", c->cfg->name, NULL);
-	if (s->action != ACTION_NONE) {
+	if (s->action != ACTION_NONE || c->user_stopped) {
 		c->state = ST_EXITED;
+		return;
+	}
+	if (c->user_restart) {
+		c->user_restart = false;
+		c->state = ST_BACKOFF;
+		c->restart_at_ms = now;
+		c->total_restarts++;
 		return;
 	}
 	bool again = c->cfg->restart == RESTART_ALWAYS || (c->cfg->restart == RESTART_ON_FAILURE && code != 0);
@@ -279,6 +292,7 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 		return;
 	}
 	c->restarts++;
+	c->total_restarts++;
 	long long delay = pc_backoff_ms(c->cfg->backoff_initial, c->cfg->backoff_max, c->restarts);
 	c->state = ST_BACKOFF;
 	c->restart_at_ms = now + delay;
@@ -331,8 +345,10 @@ static void decide_boot(struct pc_sup *s, long long now)
 		struct pc_err err;
 		if (pc_mark_good(s->m, s->slot, &err) < 0)
 			LOG("cannot mark the boot good: %s", err.msg);
-		else
+		else {
+			s->boot_good = true;
 			LOG("boot good (slot %c)", s->slot);
+		}
 	} else if (now - s->start_ms > s->m->boot_deadline * 1000LL) {
 		boot_bad(s, "not healthy %d s after start: %s", s->m->boot_deadline, waiting);
 	}
@@ -417,6 +433,33 @@ static long long next_wake(const struct pc_sup *s, long long now)
 	return next < now ? now : next;
 }
 
+void pc_sup_stop(struct pc_sup *s, struct pc_ctr *c)
+{
+	c->user_stopped = true;
+	c->user_restart = false;
+	if (c->run_pid > 0) {
+		LOG("container %s: stopping (pycmctl)", c->cfg->name);
+		crun(s, "kill", c->cfg->name, "TERM", NULL);
+	} else if (c->state != ST_WAITING) {
+		c->state = ST_EXITED;
+	}
+}
+
+void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c)
+{
+	c->user_stopped = false;
+	pc_crashloop_init(&c->loop, c->cfg->crash_restarts, c->cfg->crash_window);
+	if (c->run_pid > 0) {
+		LOG("container %s: restarting (pycmctl)", c->cfg->name);
+		c->user_restart = true;
+		crun(s, "kill", c->cfg->name, "TERM", NULL);
+	} else if (c->state != ST_WAITING) {
+		c->state = ST_BACKOFF;
+		c->restart_at_ms = pc_now_ms();
+		c->total_restarts++;
+	}
+}
+
 static void pet_watchdog(struct pc_sup *s)
 {
 	if (s->watchdog_fd >= 0 && write(s->watchdog_fd, "\0", 1) < 0)
@@ -439,6 +482,13 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 		LOG("signalfd: %s", strerror(errno));
 		return ACTION_REBOOT;
 	}
+	g_sup = s;
+	char logdir[PC_PATH_MAX + 16];
+	struct pc_err err;
+	snprintf(logdir, sizeof logdir, "%s/logs", s->run_dir);
+	if (pc_mkdirs(logdir, &err) < 0 || (s->data_logs[0] && pc_mkdirs(s->data_logs, &err) < 0))
+		LOG("logs: %s", err.msg);
+	s->control_fd = pc_control_listen(s->run_dir);
 	if (s->m->watchdog[0]) {
 		s->watchdog_fd = open(s->m->watchdog, O_WRONLY | O_CLOEXEC);
 		int timeout = s->m->watchdog_timeout;
@@ -455,10 +505,12 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 		tick(s, now);
 		if (s->action != ACTION_NONE && stop_step(s, now))
 			break;
-		struct pollfd fds[1 + PC_MAX_CONTAINERS];
-		int map[1 + PC_MAX_CONTAINERS], n = 0;
+		struct pollfd fds[2 + PC_MAX_CONTAINERS];
+		int map[2 + PC_MAX_CONTAINERS], n = 0;
 		fds[n] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		map[n++] = -1;
+		fds[n] = (struct pollfd){.fd = s->control_fd, .events = POLLIN};
+		map[n++] = -2;
 		for (int i = 0; i < s->m->ncontainers; i++)
 			if (s->c[i].out_fd >= 0) {
 				fds[n] = (struct pollfd){.fd = s->c[i].out_fd, .events = POLLIN};
@@ -469,9 +521,11 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 			LOG("poll: %s", strerror(errno));
 			continue;
 		}
-		for (int i = 1; i < n; i++)
+		for (int i = 2; i < n; i++)
 			if (fds[i].revents && s->c[map[i]].out_fd >= 0)
 				read_output(&s->c[map[i]]);
+		if (fds[1].revents & POLLIN)
+			pc_control_serve(s, s->control_fd);
 		struct signalfd_siginfo si;
 		while (read(sfd, &si, sizeof si) == sizeof si) {
 			switch (si.ssi_signo) {
@@ -491,6 +545,8 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 		reap(s);
 	}
 	close(sfd);
+	if (s->control_fd >= 0)
+		close(s->control_fd);
 	if (s->watchdog_fd >= 0 && s->action != ACTION_REBOOT) {
 		/* magic close: an orderly power-off must not end in a watchdog reset */
 		if (write(s->watchdog_fd, "V", 1) < 0)

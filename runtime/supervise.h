@@ -21,8 +21,11 @@ struct pc_ctr {
 	char line[1024];
 	size_t linelen;
 	long long started_ms, next_check_ms, check_deadline_ms, restart_at_ms;
-	int fails, restarts;
+	int fails, restarts;  /* restarts: since the last healthy start, for the backoff */
+	int total_restarts;   /* shown by pycmctl status */
 	bool ever_healthy;
+	bool user_stopped;    /* pycmctl stop: not restarted until pycmctl restart */
+	bool user_restart;    /* pycmctl restart: start again at once when it has exited */
 	struct pc_crashloop loop;
 };
 
@@ -33,6 +36,9 @@ struct pc_sup {
 	char slot;           /* booted slot, 0 when unknown */
 	long long start_ms;
 	bool boot_decided;
+	bool boot_good;
+	char data_logs[PC_PATH_MAX]; /* persistent logs dir, "" when /data is not mounted */
+	int control_fd;
 	enum pc_action action;   /* requested shutdown */
 	int stop_index;          /* container being stopped, counting down */
 	long long stop_deadline; /* SIGKILL after this */
@@ -46,5 +52,8 @@ void pc_sup_init(struct pc_sup *s, const struct pc_manifest *m, const char *run_
 /* Run until a shutdown (requested by signal or by a boot that is not good) has stopped every
  * container; returns the action to take. */
 enum pc_action pc_sup_run(struct pc_sup *s);
+/* pycmctl stop / restart of one container. */
+void pc_sup_stop(struct pc_sup *s, struct pc_ctr *c);
+void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c);
 
 #endif

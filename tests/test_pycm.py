@@ -40,7 +40,8 @@ def pycm(tmp_path_factory) -> Path:
     if not shutil.which("cc") or not shutil.which("make"):
         pytest.skip("no C compiler on this host")
     out = tmp_path_factory.mktemp("pycm-build")
-    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={out}", f"{out}/host-san/pycm"],
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={out}", f"{out}/host-san/pycm",
+                        f"{out}/host-san/pycmctl"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return out / "host-san" / "pycm"
@@ -88,10 +89,11 @@ class Device:
             """) + "\n".join(self.containers))
         return m
 
-    def start(self, pycm: Path, deadline: int = 20) -> subprocess.Popen:
+    def start(self, pycm: Path, deadline: int = 20, *extra: str) -> subprocess.Popen:
         env = dict(os.environ, PYCM_FW_SETENV=str(self.base / "fw_setenv"), ASAN_OPTIONS="detect_leaks=0")
         return subprocess.Popen([str(pycm), "--no-pid1", "--manifest", str(self.write(deadline)),
-                                 "--cmdline", str(self.base / "cmdline"), "--run-dir", str(self.base / "run")],
+                                 "--cmdline", str(self.base / "cmdline"), "--run-dir", str(self.base / "run"),
+                                 *extra],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
     def calls(self) -> list[str]:
@@ -210,3 +212,58 @@ def test_check_mode_validates_generated_manifest(pycm):
     r = subprocess.run([str(pycm), "--check", "--manifest", str(golden)], capture_output=True, text=True,
                        env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
     assert r.returncode == 0 and "OK (2 containers)" in r.stdout
+
+
+def ctl(pycm: Path, dev: Device, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(pycm.with_name("pycmctl")), "--socket", str(dev.base / "run" / "control.sock"), *args],
+                          capture_output=True, text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+
+
+def test_pycmctl_status_stop_restart_logs(pycm, dev):
+    import json
+
+    dev.container("web", "echo hello from web; exec sleep 60", backoff="0 0")
+    dev.container("db", "echo db line; exec sleep 60", required="false")
+    p = dev.start(pycm, 20, "--data-logs", str(dev.base / "data-logs"))
+    wait_for(p, "boot good (slot A)")
+    st = json.loads(ctl(pycm, dev, "status", "--json").stdout)
+    assert st["boot"] == "good" and st["slot"] == "A"
+    assert [(c["name"], c["state"]) for c in st["containers"]] == [("web", "healthy"), ("db", "healthy")]
+    text = ctl(pycm, dev, "status").stdout
+    assert text.splitlines()[0] == "device test, slot A, boot good" and "web" in text
+
+    r = ctl(pycm, dev, "stop", "web")
+    assert r.returncode == 0 and r.stdout == "stopping web\n"
+    wait_for(p, "container web: exited")
+    time.sleep(0.5)
+    assert json.loads(ctl(pycm, dev, "status", "--json").stdout)["containers"][0]["state"] == "exited"
+
+    assert ctl(pycm, dev, "restart", "web").stdout == "restarting web\n"
+    wait_for(p, "container web: started")
+    wait_for(p, "container web: healthy")
+    assert json.loads(ctl(pycm, dev, "status", "--json").stdout)["containers"][0]["restarts"] == 1
+
+    logs = ctl(pycm, dev, "logs", "web").stdout.splitlines()
+    assert logs == ["hello from web", "hello from web"]  # one line per start, from the /run log ring
+    assert (dev.base / "data-logs" / "web.log").read_text() == "hello from web\nhello from web\n"
+
+    bad = ctl(pycm, dev, "restart", "nope")
+    assert bad.returncode == 1 and bad.stderr == "restart: no container named 'nope'\n"
+    bad = ctl(pycm, dev, "dance")
+    assert bad.returncode == 1 and "unknown command 'dance'" in bad.stderr
+    stop(p)
+
+
+def test_log_ring_is_capped(pycm, dev):
+    # 3000 lines of 100 bytes: 300 KB through a 2 x 64 KiB ring
+    dev.container("chatty", "i=0; while [ $i -lt 3000 ]; do printf '%099d\\n' $i; i=$((i+1)); done; exec sleep 60")
+    p = dev.start(pycm)
+    deadline = time.monotonic() + 30
+    logs = dev.base / "run" / "logs"
+    while time.monotonic() < deadline and "2999".rjust(99, "0") not in (logs / "chatty.log").read_text(errors="ignore") \
+            if (logs / "chatty.log").exists() else True:
+        time.sleep(0.2)
+    stop(p)
+    sizes = [f.stat().st_size for f in sorted(logs.glob("chatty.log*"))]
+    assert len(sizes) == 2 and all(s <= 64 * 1024 for s in sizes)
+    assert (logs / "chatty.log").read_text().splitlines()[-1] == "2999".rjust(99, "0")

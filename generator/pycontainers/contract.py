@@ -19,6 +19,7 @@ RAUC_CONF_PATH = "/etc/rauc/system.conf"
 RAUC_KEYRING_PATH = "/etc/rauc/keyring.pem"
 INITRAMFS_NAME = "initramfs.cpio.gz"
 PYCM_PATH = "/sbin/pycm"
+PYCMCTL_PATH = "/usr/bin/pycmctl"
 CRUN_PATH = "/usr/bin/crun"
 MOUNT_POINTS = ("proc", "sys", "dev", "run", "data", "tmp")
 SLOT_PATHS = {"manifest": MANIFEST_PATH, "release": RELEASE_PATH, "fw_env_config": FW_ENV_CONFIG_PATH,

@@ -166,19 +166,21 @@ class DebianBuild:
             data = gzip.compress(data, compresslevel=6, mtime=0)
         dest.write_bytes(data)
 
-    def pycm(self, dest: Path) -> None:
-        """Cross-compile the manager with Debian's cross compiler for the board."""
+    def pycm(self, root: Path) -> None:
+        """Cross-compile the manager and pycmctl with Debian's cross compiler for the board."""
         cc = f"{self.board.cross_compiler}-gcc"
         if not shutil.which(cc):
             raise UserError(f"{cc} is not installed: apt-get install gcc-{self.board.cross_compiler} "
                             f"(board {self.board.name})")
         out = (self.work / "pycm").resolve()  # make runs in runtime/: O must be absolute
         out.mkdir(parents=True, exist_ok=True)
-        _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}", "pycm"],
+        _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}", "pycm", "pycmctl"],
              "building pycm")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(out / "pycm", dest)
-        _run([f"{self.board.cross_compiler}-strip", str(dest)], "stripping pycm")
+        for binary, path in (("pycm", contract.PYCM_PATH), ("pycmctl", contract.PYCMCTL_PATH)):
+            dest = root / path.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(out / binary, dest)
+            _run([f"{self.board.cross_compiler}-strip", str(dest)], f"stripping {binary}")
 
     def initramfs(self, busybox: Path, ktree: Path, kver: str, dest: Path) -> None:
         root = self.work / "initramfs"
@@ -230,7 +232,7 @@ class DebianBuild:
         self.report.phase("kernel+initramfs", t)
 
         t = time.monotonic()
-        self.pycm(root / contract.PYCM_PATH.lstrip("/"))
+        self.pycm(root)
         self.report.phase("pycm", t)
 
         placed = {
