@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,7 +236,9 @@ int pc_manifest_parse(const char *text, struct pc_manifest *m, struct pc_err *er
 	enum { NONE, GLOBAL, CONTAINER } section = NONE;
 	struct pc_container *c = NULL;
 
-	memset(m, 0, sizeof *m);
+	/* only the header: a container slot is cleared when used, so unused slots stay untouched
+	 * (zero) pages that do not count in the manager's RSS */
+	memset(m, 0, offsetof(struct pc_manifest, c));
 	if (!copy)
 		return pc_error(err, ENOMEM, "manifest");
 	/* strsep keeps empty lines so that line numbers stay right */
@@ -285,6 +288,7 @@ int pc_manifest_parse(const char *text, struct pc_manifest *m, struct pc_err *er
 					goto out;
 				}
 				c = &m->c[m->ncontainers++];
+				memset(c, 0, sizeof *c);
 				strcpy(c->name, cname);
 				section = CONTAINER;
 			} else {

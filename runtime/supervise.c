@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,11 @@ static void pid_file(const struct pc_sup *s, const struct pc_ctr *c, char *buf, 
 
 void pc_sup_init(struct pc_sup *s, const struct pc_manifest *m, const char *run_dir, char slot)
 {
-	memset(s, 0, sizeof *s);
+	/* clear everything but the container array, whose used slots are cleared below: unused
+	 * slots stay untouched zero pages, outside the manager's RSS */
+	size_t after = offsetof(struct pc_sup, c) + sizeof s->c;
+	memset(s, 0, offsetof(struct pc_sup, c));
+	memset((char *)s + after, 0, sizeof *s - after);
 	s->m = m;
 	s->run_dir = run_dir;
 	s->slot = slot;
@@ -56,6 +61,7 @@ void pc_sup_init(struct pc_sup *s, const struct pc_manifest *m, const char *run_
 	s->control_fd = -1;
 	for (int i = 0; i < m->ncontainers; i++) {
 		struct pc_ctr *c = &s->c[i];
+		memset(c, 0, sizeof *c);
 		c->cfg = &m->c[i];
 		c->out_fd = -1;
 		pc_crashloop_init(&c->loop, c->cfg->crash_restarts, c->cfg->crash_window);
