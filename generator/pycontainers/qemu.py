@@ -6,6 +6,7 @@ Used by `pycontainers boot` and by the boot tests in qemu/ (their pytest plugin 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -60,6 +61,9 @@ def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks:
     for i, d in enumerate([*extra_disks, disk]):
         argv += ["-drive", f"if=none,id=disk{i},format={_format(d)},file={d}",
                  "-device", f"{q['disk_interface']},drive=disk{i}"]
+    if q.get("uboot_env_flash"):
+        flash = uboot_env_flash(board)
+        argv += ["-drive", f"if=pflash,index={q['uboot_env_flash']['index']},format=raw,readonly=on,file={flash}"]
     if q.get("watchdog"):
         argv += ["-device", q["watchdog"], "-action", "watchdog=reset"]
     if net:
@@ -68,6 +72,37 @@ def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks:
     if qmp:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     return argv
+
+
+def uboot_env_flash(board: Board) -> Path:
+    """A read-only pflash image holding the U-Boot binary's own default environment with
+    bootdelay=0 (cached per binary). Loading an environment from flash replaces the default one
+    entirely, so it is the default one, read from the binary, with that single change."""
+    spec = board.qemu["uboot_env_flash"]
+    data = Path(board.uboot_binary).read_bytes()
+    cache = Path(os.environ.get("PYCONTAINERS_CACHE", Path.home() / ".cache" / "pycontainers")) / "uboot"
+    flash = cache / f"{hashlib.sha256(data).hexdigest()[:16]}-{spec['env_size']:x}.pflash"
+    if flash.is_file():
+        return flash
+    start = data.find(b"bootcmd=")  # the default environment starts with bootcmd (env_default.h)
+    end = data.find(b"\0\0", start)
+    if start < 0 or end < 0:
+        raise UserError(f"{board.uboot_binary}: no default environment found; remove qemu.uboot_env_flash "
+                        f"from board {board.name}")
+    env = [e.decode() for e in data[start:end].split(b"\0")]
+    env = ["bootdelay=0" if e.startswith("bootdelay=") else e for e in env]
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        txt, img = Path(tmp) / "env.txt", Path(tmp) / "flash"
+        txt.write_text("\n".join(env) + "\n")
+        r = subprocess.run(["mkenvimage", "-s", str(spec["env_size"]), "-o", str(img), str(txt)],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise UserError(f"mkenvimage failed: {r.stderr.strip()}")
+        with open(img, "r+b") as f:
+            f.truncate(spec["size"])
+        img.rename(flash)
+    return flash
 
 
 def gpt_partitions(disk: Path) -> dict[str, tuple[int, int]]:
