@@ -107,15 +107,21 @@ int pc_partlabel_links(const char *sysfs, const char *devdir, struct pc_err *err
 	return 0;
 }
 
+void pc_child_reset(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
 int pc_run_wait(char *const argv[], bool quiet)
 {
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
+		pc_child_reset();
 		if (quiet) {
 			int fd = open("/dev/null", O_WRONLY);
 			if (fd >= 0) {

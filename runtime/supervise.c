@@ -153,9 +153,7 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 		return;
 	}
 	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		pc_child_reset();
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
@@ -237,9 +235,7 @@ static void run_check(struct pc_sup *s, struct pc_ctr *c, long long now)
 	if (pid < 0)
 		return;
 	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		pc_child_reset();
 		int devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
 			dup2(devnull, 0);

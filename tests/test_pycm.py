@@ -267,3 +267,12 @@ def test_log_ring_is_capped(pycm, dev):
     sizes = [f.stat().st_size for f in sorted(logs.glob("chatty.log*"))]
     assert len(sizes) == 2 and all(s <= 64 * 1024 for s in sizes)
     assert (logs / "chatty.log").read_text().splitlines()[-1] == "2999".rjust(99, "0")
+
+
+def test_containers_inherit_no_ignored_signals(pycm, dev):
+    # pycm ignores SIGPIPE itself; an ignored disposition would survive exec into the container
+    dev.container("sig", "echo \"sigign $(grep SigIgn /proc/self/status | cut -f2)\"; exec sleep 60")
+    p = dev.start(pycm)
+    lines = wait_for(p, "[sig] sigign")
+    stop(p)
+    assert lines[-1] == "[sig] sigign 0000000000000000"
