@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, with_test_keys
+from helpers import ROOT, with_test_keys
 from pycontainers import cli
 from pycontainers.yocto.pins import SERIES, load_pins, pins_text
 
@@ -149,6 +149,9 @@ def parser(tmp: Path, series: str, layers: list[Path]):
                 (stubs / rel).parent.mkdir(parents=True, exist_ok=True)
                 (stubs / rel).touch()
 
+    for layer in layers:
+        for f in layer_files(layer):
+            stub_missing(f)
     base = bb.data.init()
     bb.parse.handle(str(stubs / "conf" / "bitbake.conf"), base)
     bb.parse.siggen = bb.siggen.init(base)
@@ -479,3 +482,27 @@ def test_pins_update_reports_a_missing_branch(run_cli, tmp_path, monkeypatch):
     code, _, err = run_cli("pins", "update", "--from", tmp_path / "clones")
     assert code == 2 and "has no branch 'scarthgap'" in err
     assert pins_file.read_text() == pins_mod.PINS_FILE.read_text()  # nothing written
+
+
+def test_oci_archive_container(run_cli, tmp_path):
+    """An oci-archive image is copied into the recipe's files/ and stays packed in SRC_URI (the
+    class unpacks it with umoci); the recipe parses."""
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}\n')
+    (layout / "index.json").write_text('{"schemaVersion": 2, "manifests": []}\n')
+    subprocess.run(["tar", "-cf", str(tmp_path / "app.oci.tar"), "-C", str(layout), "."], check=True)
+    device = DEVICES["demo"].read_text().replace("name: demo\n", "name: oci\n").replace(
+        "packages: [busybox-static]", "oci-archive: app.oci.tar", 1)
+    (tmp_path / "oci.yml").write_text(device)
+    out = with_test_keys(tmp_path / "out")
+    code, _, err = run_cli("generate", tmp_path / "oci.yml", "-o", out)
+    assert code == 0, err
+    rdir = out / "generated" / "yocto" / "meta-oci" / "recipes-containers" / "oci-container-hostos"
+    assert (rdir / "files" / "app.oci.tar").read_bytes() == (tmp_path / "app.oci.tar").read_bytes()
+    recipe = (rdir / "oci-container-hostos.bb").read_text()
+    assert "file://app.oci.tar;unpack=0" in recipe and 'PYCONTAINERS_CONTAINER_OCI = "app.oci.tar"' in recipe
+    assert not (rdir / "oci-container-hostos-rootfs.bb").exists()
+    parse = parser(tmp_path / "parse", "wrynose", [STATIC, rdir.parents[1]])
+    d = parse(rdir / "oci-container-hostos.bb")
+    assert "umoci-native" in d[""].getVar("DEPENDS")

@@ -68,6 +68,7 @@ class YoctoContainer:
     rootfs_recipe: str | None  # image recipe of its packages, when built from packages
     packages: tuple[str, ...]  # Yocto package names
     oci: str | None  # file or directory name of an OCI layout/archive in the recipe's files/
+    oci_uri: str | None  # its SRC_URI entry (an archive stays packed: the class unpacks it)
     oci_source: Path | None  # where it is copied from
     mountpoints: tuple[str, ...]
 
@@ -111,20 +112,17 @@ class YoctoDevice:
         """Layers relative to the directory holding the sources (bitbake-setup bb-layers)."""
         return [p for s in (*self.sources, self.project) for p in s.layer_paths()]
 
-    @property
-    def image_targets(self) -> list[str]:
-        return [self.image]
-
 
 def _container(device: Device, c: Container) -> YoctoContainer:
     recipe = f"{device.name}-container-{c.name}"
     if c.image.kind == "packages":
         pkgs = tuple(YOCTO_PACKAGE_NAMES.get(p, p) for p in c.image.packages)
-        return YoctoContainer(c.name, recipe, f"{recipe}-rootfs", pkgs, None, None,
+        return YoctoContainer(c.name, recipe, f"{recipe}-rootfs", pkgs, None, None, None,
                               tuple(container_mount_points(c)))
     assert c.image.path is not None
     source = (device.source.parent / c.image.path).resolve()
-    return YoctoContainer(c.name, recipe, None, (), source.name, source, tuple(container_mount_points(c)))
+    uri = f"file://{source.name};unpack=0" if c.image.kind == "oci-archive" else f"file://{source.name}"
+    return YoctoContainer(c.name, recipe, None, (), source.name, uri, source, tuple(container_mount_points(c)))
 
 
 def _partition(p: Partition, facts: SeriesFacts) -> WksPartition:

@@ -1,0 +1,36 @@
+SUMMARY = "pycm, the pycontainers container manager (PID 1)"
+DESCRIPTION = "Mounts the system, starts the containers of the manifest with crun, supervises \
+               them, checks their health and marks the boot good for the A/B boot counter."
+SECTION = "base"
+LICENSE = "MIT"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
+
+# The source is runtime/ of the pycontainers repository this layer is part of
+# (meta-pycontainers/recipes-core/pycm/ -> ../../../runtime).
+PYCM_SRCDIR ??= "${THISDIR}/../../.."
+PYCM_SRCDIR[doc] = "Directory holding runtime/, the manager's source (default: the repository of meta-pycontainers)."
+# nooelint: oelint.vars.fileextrapaths,oelint.vars.outofcontext - the source is this repository, not a download
+FILESEXTRAPATHS:prepend := "${PYCM_SRCDIR}:"
+
+SRC_URI = "file://runtime"
+
+# wrynose unpacks files into UNPACKDIR (and rejects S = WORKDIR); scarthgap has no UNPACKDIR
+# and unpacks into WORKDIR
+S = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}/runtime"
+B = "${WORKDIR}/build"
+
+# runtime/Makefile takes CC, CFLAGS and LDFLAGS from the environment bitbake exports and adds
+# its own warning and section flags to them; O is the output directory
+EXTRA_OEMAKE = "O='${B}'"
+
+do_compile() {
+    oe_runmake -C ${S} pycm
+}
+
+do_install() {
+    install -d ${D}${base_sbindir}
+    install -m 0755 ${B}/pycm ${D}${base_sbindir}/pycm
+}
+
+# PID 1 reads /etc/pycontainers/manifest and runs crun; fw_setenv marks the boot good
+RDEPENDS:${PN} = "crun libubootenv-bin"

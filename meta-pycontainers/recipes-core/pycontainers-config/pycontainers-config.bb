@@ -1,0 +1,34 @@
+SUMMARY = "pycontainers device configuration: manager manifest, release, fw_env.config"
+DESCRIPTION = "The files of the on-disk contract that configure the host: \
+               /etc/pycontainers/manifest, /etc/pycontainers/release and /etc/fw_env.config, \
+               plus the /data mount point. The device layer provides them with a bbappend."
+SECTION = "base"
+LICENSE = "MIT"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
+
+INHIBIT_DEFAULT_DEPS = "1"
+
+SRC_URI = "file://manifest \
+           file://release \
+           file://fw_env.config \
+           "
+
+# wrynose unpacks files into UNPACKDIR (and rejects S = WORKDIR); scarthgap has no UNPACKDIR
+# and unpacks into WORKDIR
+S = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}"
+
+do_configure[noexec] = "1"
+do_compile[noexec] = "1"
+
+do_install() {
+    install -d ${D}${sysconfdir}/pycontainers
+    install -m 0644 ${S}/manifest ${D}${sysconfdir}/pycontainers/manifest
+    install -m 0644 ${S}/release ${D}${sysconfdir}/pycontainers/release
+    install -m 0644 ${S}/fw_env.config ${D}${sysconfdir}/fw_env.config
+    install -d ${D}/data
+}
+
+PACKAGE_ARCH = "${MACHINE_ARCH}"
+
+FILES:${PN} += "/data"
+CONFFILES:${PN} = "${sysconfdir}/fw_env.config"
