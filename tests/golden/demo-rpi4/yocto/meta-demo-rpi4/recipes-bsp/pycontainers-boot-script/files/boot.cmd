@@ -70,12 +70,12 @@ env export -c -s 0x4000 ${kernel_addr_r} BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT
 ${devtype} write ${kernel_addr_r} ${pc_env_start} 0x20
 if test "${pc_slot}" = "A"; then
 	setenv pc_part 3
-	setenv bootargs "console=ttyS0 root=PARTLABEL=rootfs_a rootfstype=ext4 ro rootwait rauc.slot=A panic=5 quiet"
+	setenv bootargs "console=ttyS0,115200 root=PARTLABEL=rootfs_a rootfstype=ext4 ro rootwait rauc.slot=A panic=5 quiet"
 	echo "pycontainers-boot: slot A (${BOOT_A_LEFT} tries left)"
 fi
 if test "${pc_slot}" = "B"; then
 	setenv pc_part 4
-	setenv bootargs "console=ttyS0 root=PARTLABEL=rootfs_b rootfstype=ext4 ro rootwait rauc.slot=B panic=5 quiet"
+	setenv bootargs "console=ttyS0,115200 root=PARTLABEL=rootfs_b rootfstype=ext4 ro rootwait rauc.slot=B panic=5 quiet"
 	echo "pycontainers-boot: slot B (${BOOT_B_LEFT} tries left)"
 fi
 load ${devtype} ${devnum}:${pc_part} ${kernel_addr_r} /boot/Image
