@@ -112,7 +112,8 @@ void pc_child_reset(void)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
+	for (int sig = 1; sig < 32; sig++) /* SIGKILL/SIGSTOP fail harmlessly */
+		signal(sig, SIG_DFL);
 }
 
 int pc_run_wait(char *const argv[], bool quiet)

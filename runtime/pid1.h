@@ -17,8 +17,8 @@ bool pc_mount_data(const struct pc_manifest *m);
 int pc_mkdirs(const char *dir, struct pc_err *err);
 /* Kill what is left, sync, unmount /data and reboot(2): never returns. */
 void pc_final_shutdown(enum pc_action action) __attribute__((noreturn));
-/* In a forked child before exec: unblock every signal and undo SIG_IGN of SIGPIPE (an ignored
- * signal would survive exec into crun and the containers). */
+/* In a forked child before exec: unblock every signal and reset the standard ones to their
+ * default (an ignored signal, like pycm's SIGPIPE, would survive exec into crun and the containers). */
 void pc_child_reset(void);
 /* Run argv, wait for it; returns its exit status, or -1 if it could not run. */
 int pc_run_wait(char *const argv[], bool quiet);
