@@ -4,6 +4,7 @@ clean."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -68,3 +69,24 @@ def test_hung_manager_is_reset_by_the_watchdog(build_for, tmp_path):
         assert m.elapsed() - frozen >= device.board.watchdog_timeout - 1, "reset before the timeout"
         m.expect(rf"pycontainers-boot: slot A \({device.boot_attempts - 1} tries left\)", 30)
         m.power_cut()
+
+
+def test_container_confinement_in_the_guest(build_for, tmp_path):
+    """What the generated OCI configs do under the real kernel and crun: the app container has no
+    CAP_SYS_ADMIN, cannot mount, has a read-only root, its own PID namespace and host name, and its
+    cgroup limits; the host container shares the host's PID namespace (PID 1 is the manager)."""
+    device, out = build_for(device="qemu/devices/confined.yml")
+    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run") as m:
+        m.start()
+        m.wait_boot(["hostos", "app"])
+        m.power_cut()
+        lines = [l for l in m.output().splitlines() if " probe " in l]
+    app = {k: v for l in lines if l.startswith("[app]") for k, v in re.findall(r"(\S+)=(\S+)", l)}
+    host = {k: v for l in lines if l.startswith("[hostos]") for k, v in re.findall(r"(\S+)=(\S+)", l)}
+    CAP_SYS_ADMIN = 1 << 21
+    assert int(app["caps"], 16) & CAP_SYS_ADMIN == 0, lines
+    assert int(host["caps"], 16) & CAP_SYS_ADMIN, lines
+    assert app["mount"] == "refused" and app["rootfs"] == "read-only"
+    assert app["memory.max"] == str(32 << 20) and app["pids.max"] == "64"
+    assert app["pid1"] == "busybox" and app["hostname"] == "app"  # its own command is PID 1; own host name
+    assert host["pid1"] == "pycm"  # the host container sees the host's PID 1
