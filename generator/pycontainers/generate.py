@@ -2,7 +2,6 @@
 
     OUTPUT/generated/contract/   the on-disk contract every backend shares (docs/contract.md)
     OUTPUT/generated/yocto/      device layer, kas file, bitbake-setup configuration (issue 11)
-    OUTPUT/generated/buildroot/  BR2_EXTERNAL tree (issue 12)
 """
 
 from __future__ import annotations
@@ -22,13 +21,9 @@ class Options:
     """Per-run rendering choices; None means the device file's choice."""
 
     yocto_series: str | None = None
-    buildroot_version: str | None = None
 
     def series(self, device: Device) -> str:
         return self.yocto_series or device.yocto_series
-
-    def br_version(self, device: Device) -> str:
-        return self.buildroot_version or device.buildroot_version
 
 
 def render_all(device: Device, tree: Tree, keys: KeyPair, options: Options) -> None:

@@ -16,11 +16,9 @@ def setup(p):
     device_args(p)
     p.add_argument("--yocto-series", choices=["scarthgap", "wrynose"],
                    help="Yocto LTS series (default: the device file's yocto.series, else wrynose)")
-    p.add_argument("--buildroot-version", choices=["2025.02", "2026.02"],
-                   help="Buildroot LTS (default: the device file's buildroot.version, else 2026.02)")
 
 
 def run(args):
     device, output = load(args)
-    dest = generate(device, output, Options(args.yocto_series, args.buildroot_version))
+    dest = generate(device, output, Options(args.yocto_series))
     print(f"generated {dest}")
