@@ -82,12 +82,19 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-/* Parse "A B" into two ints >= min. */
+/* Parse "A B" into two ints >= min (no scanf: it would pull its whole engine into static builds). */
 static int parse_pair(const char *v, int min, int *a, int *b)
 {
-	char extra;
-	if (sscanf(v, "%d %d %c", a, b, &extra) != 2 || *a < min || *b < min)
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (end == v || *end != ' ')
 		return -1;
+	const char *second = end + 1;
+	long y = strtol(second, &end, 10);
+	if (end == second || *end || x < min || y < min || x > INT_MAX || y > INT_MAX)
+		return -1;
+	*a = (int)x;
+	*b = (int)y;
 	return 0;
 }
 

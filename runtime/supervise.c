@@ -201,12 +201,15 @@ static pid_t container_pid(const struct pc_sup *s, struct pc_ctr *c)
 	if (c->cpid == 0) {
 		char pidf[PC_PATH_MAX + 64];
 		pid_file(s, c, pidf, sizeof pidf);
-		FILE *f = fopen(pidf, "r");
-		if (f) {
-			int pid = 0;
-			if (fscanf(f, "%d", &pid) == 1 && pid > 0)
-				c->cpid = pid;
-			fclose(f);
+		char buf[32];
+		int fd = open(pidf, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			buf[n > 0 ? n : 0] = '\0';
+			long pid = strtol(buf, NULL, 10);
+			if (pid > 0)
+				c->cpid = (pid_t)pid;
 		}
 	}
 	return c->cpid;
