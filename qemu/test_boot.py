@@ -57,3 +57,13 @@ def test_every_qemu_board_boots_the_demo(board, build_for, tmp_path):
         assert "[counter] counter: start 1" in m.output()
         m.power_cut()
         assert m.boot_env()["BOOT_A_LEFT"] == str(device.boot_attempts)
+
+
+def test_machine_leaves_no_temp_dirs(device, built, tmp_path):
+    import glob
+    import tempfile as tf
+    before = set(glob.glob(f"{tf.gettempdir()}/pycqmp.*"))
+    with Machine(device.board, built / "image" / "disk.img", tmp_path / "run") as m:
+        m.start()
+        m.expect(r"U-Boot 20\d\d", 30)
+    assert set(glob.glob(f"{tf.gettempdir()}/pycqmp.*")) == before

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import struct
 import subprocess
@@ -177,7 +178,6 @@ class Machine:
         self.proc = None
         self.timeline = Timeline()
         self.t0 = 0.0
-        self._seen = ""
 
     def __enter__(self) -> "Machine":
         return self
@@ -306,6 +306,7 @@ class Machine:
             self.power_cut()
         if getattr(self, "log", None):
             self.log.close()
+        shutil.rmtree(self.qmp_path.parent, ignore_errors=True)  # the socket's private temp dir
 
 
 class _Tee:
