@@ -22,7 +22,7 @@ static const struct key global_keys[] = {
 	{"version", true},     {"device", true},        {"hostname", true},      {"data-device", true},
 	{"data-fstype", true}, {"mark-good", true},     {"boot-attempts", true}, {"boot-deadline", true},
 	{"crun", true},        {"crun-root", true},     {"stop-timeout", true},  {"watchdog", false},
-	{"watchdog-timeout", false},
+	{"watchdog-timeout", false}, {"boot-confirmed", false},
 };
 
 /* Keys of [container NAME], in bit order of pc_container.seen. */
@@ -30,7 +30,11 @@ static const struct key container_keys[] = {
 	{"role", true},		   {"bundle", true},	      {"required", true},	  {"restart", true},
 	{"depends-on", false},	   {"volumes", false},	      {"health", true},		  {"health-interval", true},
 	{"health-timeout", true}, {"health-retries", true}, {"backoff", true},	  {"crash-loop", true},
+	{"exec", false},	   {"console", false},
 };
+/* Bits of container_keys only a container has, and only a service has. */
+#define CONTAINER_ONLY ((1u << 0) | (1u << 1) | (1u << 5)) /* role, bundle, volumes */
+#define SERVICE_ONLY ((1u << 12) | (1u << 13))             /* exec, console */
 
 #define NKEYS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -132,6 +136,9 @@ static int set_global(struct pc_manifest *m, int line, const char *k, const char
 	} else if (!strcmp(k, "boot-attempts")) {
 		if (parse_int(v, 1, 9, &m->boot_attempts))
 			FAIL("manifest:%d: boot-attempts: '%s' is not an integer from 1 to 9", line, v);
+	} else if (!strcmp(k, "boot-confirmed")) {
+		if (parse_int(v, 2, 10, &m->boot_confirmed))
+			FAIL("manifest:%d: boot-confirmed: '%s' is not an integer from 2 to 10", line, v);
 	} else if (!strcmp(k, "watchdog-timeout")) {
 		if (parse_int(v, 2, 600, &m->watchdog_timeout))
 			FAIL("manifest:%d: watchdog-timeout: '%s' is not a number of seconds (2 to 600)", line, v);
@@ -146,7 +153,19 @@ static int set_global(struct pc_manifest *m, int line, const char *k, const char
 static int set_container(struct pc_manifest *m, struct pc_container *c, int line, const char *k, char *v,
 			 struct pc_err *err)
 {
-	if (!strcmp(k, "role")) {
+	int idx = key_index(container_keys, NKEYS(container_keys), k);
+	if (c->service && (CONTAINER_ONLY & (1u << idx)))
+		FAIL("manifest:%d: %s: not a key of a service (only of a container)", line, k);
+	if (!c->service && (SERVICE_ONLY & (1u << idx)))
+		FAIL("manifest:%d: %s: not a key of a container (only of a service)", line, k);
+	if (!strcmp(k, "exec")) {
+		if (v[0] != '/' || copy_str(c->exec, sizeof c->exec, v))
+			FAIL("manifest:%d: exec: '%s' does not start with an absolute path", line, v);
+	} else if (!strcmp(k, "console")) {
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			FAIL("manifest:%d: console: '%s' is not one of true, false", line, v);
+		c->console = !strcmp(v, "true");
+	} else if (!strcmp(k, "role")) {
 		if (!strcmp(v, "host"))
 			c->role = ROLE_HOST;
 		else if (!strcmp(v, "app"))
@@ -228,6 +247,17 @@ static int check_missing(const struct key *keys, int n, unsigned seen, const cha
 	return 0;
 }
 
+/* A container needs role and bundle; a service needs exec instead. */
+static int check_entry(const struct pc_container *c, int line, struct pc_err *err)
+{
+	unsigned seen = c->seen | (c->service ? CONTAINER_ONLY : 0);
+	if (check_missing(container_keys, NKEYS(container_keys), seen, c->name, line, err))
+		return -1;
+	if (c->service && !(c->seen & (1u << 12)))
+		FAIL("manifest:%d: %s: required key 'exec' is missing", line, c->name);
+	return 0;
+}
+
 int pc_manifest_find(const struct pc_manifest *m, const char *name)
 {
 	for (int i = 0; i < m->ncontainers; i++)
@@ -265,8 +295,7 @@ int pc_manifest_parse(const char *text, struct pc_manifest *m, struct pc_err *er
 			if (section == GLOBAL && check_missing(global_keys, NKEYS(global_keys), m->seen, "[pycm]",
 							       section_line, err))
 				goto out;
-			if (section == CONTAINER && check_missing(container_keys, NKEYS(container_keys), c->seen,
-								  c->name, section_line, err))
+			if (section == CONTAINER && check_entry(c, section_line, err))
 				goto out;
 			section_line = line;
 			if (!strcmp(name, "pycm")) {
@@ -275,19 +304,21 @@ int pc_manifest_parse(const char *text, struct pc_manifest *m, struct pc_err *er
 					goto out;
 				}
 				section = GLOBAL;
-			} else if (!strncmp(name, "container ", 10)) {
-				char *cname = trim(name + 10);
+			} else if (!strncmp(name, "container ", 10) || !strncmp(name, "service ", 8)) {
+				bool service = name[0] == 's';
+				char *cname = trim(name + (service ? 8 : 10));
 				if (section == NONE) {
 					pc_error(err, 0, "manifest:%d: [pycm] must come first", line);
 					goto out;
 				}
 				if (!valid_name(cname)) {
-					pc_error(err, 0, "manifest:%d: '%s' is not a container name ([a-z0-9][a-z0-9-]*, at most %d)",
-						 line, cname, PC_NAME_MAX);
+					pc_error(err, 0, "manifest:%d: '%s' is not a %s name ([a-z0-9][a-z0-9-]*, at most %d)",
+						 line, cname, service ? "service" : "container", PC_NAME_MAX);
 					goto out;
 				}
 				if (pc_manifest_find(m, cname) >= 0) {
-					pc_error(err, 0, "manifest:%d: container '%s' is defined twice", line, cname);
+					pc_error(err, 0, "manifest:%d: %s '%s' is defined twice", line,
+						 service ? "service" : "container", cname);
 					goto out;
 				}
 				if (m->ncontainers == PC_MAX_CONTAINERS) {
@@ -297,9 +328,10 @@ int pc_manifest_parse(const char *text, struct pc_manifest *m, struct pc_err *er
 				c = &m->c[m->ncontainers++];
 				memset(c, 0, sizeof *c);
 				strcpy(c->name, cname);
+				c->service = service;
 				section = CONTAINER;
 			} else {
-				pc_error(err, 0, "manifest:%d: unknown section [%s]; allowed: [pycm], [container NAME]",
+				pc_error(err, 0, "manifest:%d: unknown section [%s]; allowed: [pycm], [service NAME], [container NAME]",
 					 line, name);
 				goto out;
 			}
@@ -322,9 +354,11 @@ int pc_manifest_parse(const char *text, struct pc_manifest *m, struct pc_err *er
 		int idx = key_index(keys, nkeys, k);
 		if (idx < 0) {
 			char allowed[512] = "";
+			unsigned other = section == GLOBAL ? 0 : c->service ? CONTAINER_ONLY : SERVICE_ONLY;
 			for (int i = 0; i < nkeys; i++)
-				snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
-					 i ? ", " : "", keys[i].name);
+				if (!(other & (1u << i)))
+					snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
+						 *allowed ? ", " : "", keys[i].name);
 			pc_error(err, 0, "manifest:%d: %s: unknown key; allowed: %s", line, k, allowed);
 			goto out;
 		}
@@ -342,9 +376,15 @@ int pc_manifest_parse(const char *text, struct pc_manifest *m, struct pc_err *er
 	}
 	if (section == GLOBAL && check_missing(global_keys, NKEYS(global_keys), m->seen, "[pycm]", section_line, err))
 		goto out;
-	if (section == CONTAINER &&
-	    check_missing(container_keys, NKEYS(container_keys), c->seen, c->name, section_line, err))
+	if (section == CONTAINER && check_entry(c, section_line, err))
 		goto out;
+	if (!m->boot_confirmed)
+		m->boot_confirmed = m->boot_attempts + 1;
+	if (m->boot_confirmed <= m->boot_attempts) {
+		pc_error(err, 0, "manifest: boot-confirmed (%d) must be greater than boot-attempts (%d)", m->boot_confirmed,
+			 m->boot_attempts);
+		goto out;
+	}
 	rc = 0;
 out:
 	free(copy);

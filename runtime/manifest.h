@@ -32,6 +32,9 @@ struct pc_container {
 	int health_interval, health_timeout, health_retries;
 	int backoff_initial, backoff_max;
 	int crash_restarts, crash_window;
+	bool service;   /* [service NAME]: a host process, not a container */
+	bool console;   /* service: stdin/stdout/stderr on /dev/console (a debug shell) */
+	char exec[512]; /* service: the command, split on spaces */
 	unsigned seen; /* bit per key, to find missing and duplicate keys */
 };
 
@@ -43,6 +46,7 @@ struct pc_manifest {
 	char data_fstype[16];
 	enum pc_mark_good mark_good;
 	int boot_attempts;
+	int boot_confirmed; /* BOOT_x_LEFT of a committed slot, which the boot script never counts down */
 	int boot_deadline;
 	char crun[PC_PATH_MAX];
 	char crun_root[PC_PATH_MAX];

@@ -23,6 +23,7 @@
 /* Until a container is first healthy its ready file is polled this often (a stat is cheap and
  * the boot waits for it); afterwards every health-interval. */
 #define READY_POLL_MS 100
+#define KIND(c) ((c)->cfg->service ? "service" : "container")
 #define KILL_GRACE_MS 2000
 #define STOP_RETRY_MS 100
 
@@ -38,6 +39,16 @@ static int crun(const struct pc_sup *s, const char *a1, const char *a2, const ch
 	char *argv[] = {(char *)s->m->crun, "--root", (char *)s->m->crun_root, (char *)a1, (char *)a2,
 			(char *)a3,	    (char *)a4, NULL};
 	return pc_run_wait(argv, true);
+}
+
+/* Signal a container (crun kill) or a service (its process group: it is a session leader). */
+static int ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, const char *name, int sig)
+{
+	if (!c->cfg->service)
+		return crun(s, "kill", c->cfg->name, name, NULL);
+	if (c->cfg->console && sig == SIGTERM)
+		sig = SIGHUP; /* an interactive shell ignores SIGTERM; a hang-up ends it */
+	return c->run_pid > 0 ? kill(-c->run_pid, sig) : 0;
 }
 
 static void pid_file(const struct pc_sup *s, const struct pc_ctr *c, char *buf, size_t size)
@@ -84,6 +95,8 @@ static void boot_bad(struct pc_sup *s, const char *fmt, ...)
 	va_end(ap);
 	LOG("boot NOT good: %s", reason);
 	s->boot_decided = true;
+	if (s->slot)
+		pc_demote(s->m, s->slot);
 	request(s, ACTION_REBOOT);
 }
 
@@ -130,6 +143,36 @@ static void read_output(struct pc_ctr *c)
 
 /* ------------------------------------------------------------------ start, health, exit */
 
+/* In the child: a service runs in its own session, its output into the pipe (or, for a console
+ * service, on /dev/console as its controlling terminal); the command is split on spaces. */
+static void exec_service(const struct pc_container *cfg, int out)
+{
+	char cmd[sizeof cfg->exec], *argv[64];
+	int argc = 0;
+	setsid();
+	if (cfg->console) {
+		int fd = open("/dev/console", O_RDWR);
+		if (fd < 0)
+			_exit(126);
+		ioctl(fd, TIOCSCTTY, 1);
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	} else {
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
+	}
+	snprintf(cmd, sizeof cmd, "%s", cfg->exec);
+	for (char *save = NULL, *tok = strtok_r(cmd, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	execv(argv[0], argv);
+	dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
+}
+
 static void start(struct pc_sup *s, struct pc_ctr *c)
 {
 	struct pc_err err;
@@ -154,6 +197,10 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 	}
 	if (pid == 0) {
 		pc_child_reset();
+		if (c->cfg->service) {
+			exec_service(c->cfg, fds[1]);
+			_exit(127);
+		}
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
@@ -168,11 +215,11 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	c->out_fd = fds[0];
 	c->run_pid = pid;
-	c->cpid = 0;
+	c->cpid = c->cfg->service ? pid : 0; /* a service's health checks look at its own /proc/PID/root */
 	c->fails = 0;
 	c->state = ST_RUNNING;
 	c->started_ms = c->next_check_ms = pc_now_ms();
-	LOG("container %s: started (pid %d)", c->cfg->name, (int)pid);
+	LOG("%s %s: started (pid %d)", KIND(c), c->cfg->name, (int)pid);
 	if (c->cfg->health == HEALTH_NONE) /* healthy once it has stayed up for an interval */
 		c->next_check_ms = c->started_ms + c->cfg->health_interval * 1000LL;
 }
@@ -188,11 +235,11 @@ static void check_result(struct pc_sup *s, struct pc_ctr *c, bool ok)
 			c->state = ST_HEALTHY;
 			c->ever_healthy = true;
 			c->restarts = 0; /* a healthy start resets the backoff */
-			LOG("container %s: healthy", c->cfg->name);
+			LOG("%s %s: healthy", KIND(c), c->cfg->name);
 		}
 	} else if (c->state == ST_HEALTHY && ++c->fails >= c->cfg->health_retries) {
-		LOG("container %s: unhealthy (%d failed checks); stopping it", c->cfg->name, c->fails);
-		crun(s, "kill", c->cfg->name, "KILL", NULL);
+		LOG("%s %s: unhealthy (%d failed checks); stopping it", KIND(c), c->cfg->name, c->fails);
+		ctr_kill(s, c, "KILL", SIGKILL);
 	}
 }
 
@@ -245,8 +292,11 @@ static void run_check(struct pc_sup *s, struct pc_ctr *c, long long now)
 			dup2(devnull, 1);
 			dup2(devnull, 2);
 		}
-		execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "exec", c->cfg->name, "/bin/sh", "-c",
-		      c->cfg->health_arg, (char *)NULL);
+		if (c->cfg->service)
+			execl("/bin/sh", "sh", "-c", c->cfg->health_arg, (char *)NULL);
+		else
+			execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "exec", c->cfg->name, "/bin/sh", "-c",
+			      c->cfg->health_arg, (char *)NULL);
 		_exit(127);
 	}
 	c->check_pid = pid;
@@ -268,8 +318,9 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	if (c->check_pid > 0)
 		kill(c->check_pid, SIGKILL);
 	c->run_pid = c->cpid = c->check_pid = 0;
-	LOG("container %s: exited (status %d)", c->cfg->name, code);
-	crun(s, "delete", "-f", c->cfg->name, NULL);
+	LOG("%s %s: exited (status %d)", KIND(c), c->cfg->name, code);
+	if (!c->cfg->service)
+		crun(s, "delete", "-f", c->cfg->name, NULL);
 	if (s->action != ACTION_NONE || c->user_stopped) {
 		c->state = ST_EXITED;
 		return;
@@ -285,15 +336,15 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	if (!again) {
 		c->state = ST_EXITED;
 		if (c->cfg->required && !c->ever_healthy && !s->boot_decided)
-			boot_bad(s, "container %s exited (status %d) before it was healthy", c->cfg->name, code);
+			boot_bad(s, "%s %s exited (status %d) before it was healthy", KIND(c), c->cfg->name, code);
 		return;
 	}
 	if (pc_crashloop_record(&c->loop, now)) {
 		c->state = ST_FAILED;
-		LOG("container %s: failed (crash loop: %d restarts within %d s)", c->cfg->name, c->loop.limit,
+		LOG("%s %s: failed (crash loop: %d restarts within %d s)", KIND(c), c->cfg->name, c->loop.limit,
 		    c->cfg->crash_window);
 		if (c->cfg->required && !s->boot_decided)
-			boot_bad(s, "container %s is in a crash loop", c->cfg->name);
+			boot_bad(s, "%s %s is in a crash loop", KIND(c), c->cfg->name);
 		return;
 	}
 	c->restarts++;
@@ -301,7 +352,7 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	long long delay = pc_backoff_ms(c->cfg->backoff_initial, c->cfg->backoff_max, c->restarts);
 	c->state = ST_BACKOFF;
 	c->restart_at_ms = now + delay;
-	LOG("container %s: restarting in %lld.%03lld s", c->cfg->name, delay / 1000, delay % 1000);
+	LOG("%s %s: restarting in %lld.%03lld s", KIND(c), c->cfg->name, delay / 1000, delay % 1000);
 }
 
 static void reap(struct pc_sup *s)
@@ -373,16 +424,16 @@ static bool stop_step(struct pc_sup *s, long long now)
 			continue;
 		}
 		if (s->stop_deadline == 0) {
-			LOG("container %s: stopping", c->cfg->name);
+			LOG("%s %s: stopping", KIND(c), c->cfg->name);
 			s->stop_deadline = now + s->m->stop_timeout * 1000LL;
 			s->stop_retry = now;
 		}
 		if (!s->stop_killed && s->stop_retry && now >= s->stop_retry && now < s->stop_deadline) {
 			/* crun refuses a container it has not finished creating: try again shortly */
-			s->stop_retry = crun(s, "kill", c->cfg->name, "TERM", NULL) == 0 ? 0 : now + STOP_RETRY_MS;
+			s->stop_retry = ctr_kill(s, c, "TERM", SIGTERM) == 0 ? 0 : now + STOP_RETRY_MS;
 		} else if (now >= s->stop_deadline && !s->stop_killed) {
-			LOG("container %s: did not stop in %d s; killing it", c->cfg->name, s->m->stop_timeout);
-			crun(s, "kill", c->cfg->name, "KILL", NULL);
+			LOG("%s %s: did not stop in %d s; killing it", KIND(c), c->cfg->name, s->m->stop_timeout);
+			ctr_kill(s, c, "KILL", SIGKILL);
 			s->stop_killed = true;
 			s->stop_deadline = now + KILL_GRACE_MS;
 		} else if (now >= s->stop_deadline) {
@@ -443,8 +494,8 @@ void pc_sup_stop(struct pc_sup *s, struct pc_ctr *c)
 	c->user_stopped = true;
 	c->user_restart = false;
 	if (c->run_pid > 0) {
-		LOG("container %s: stopping (pycmctl)", c->cfg->name);
-		crun(s, "kill", c->cfg->name, "TERM", NULL);
+		LOG("%s %s: stopping (pycmctl)", KIND(c), c->cfg->name);
+		ctr_kill(s, c, "TERM", SIGTERM);
 	} else if (c->state != ST_WAITING) {
 		c->state = ST_EXITED;
 	}
@@ -455,9 +506,9 @@ void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c)
 	c->user_stopped = false;
 	pc_crashloop_init(&c->loop, c->cfg->crash_restarts, c->cfg->crash_window);
 	if (c->run_pid > 0) {
-		LOG("container %s: restarting (pycmctl)", c->cfg->name);
+		LOG("%s %s: restarting (pycmctl)", KIND(c), c->cfg->name);
 		c->user_restart = true;
-		crun(s, "kill", c->cfg->name, "TERM", NULL);
+		ctr_kill(s, c, "TERM", SIGTERM);
 	} else if (c->state != ST_WAITING) {
 		c->state = ST_BACKOFF;
 		c->restart_at_ms = pc_now_ms();

@@ -56,8 +56,12 @@ class Device:
         self.crun_root.mkdir()
         (base / "crun.sh").write_text(FAKE_CRUN)
         (base / "crun.sh").chmod(0o755)
-        (base / "fw_setenv").write_text(f"#!/bin/sh\necho \"$@\" >> {base}/fw_setenv.log\n")
-        (base / "fw_setenv").chmod(0o755)
+        # a fake boot-state store: one file per variable under env/
+        (base / "env").mkdir()
+        (base / "fw_setenv").write_text(f"#!/bin/sh\necho \"$@\" >> {base}/fw_setenv.log\necho \"$2\" > {base}/env/$1\n")
+        (base / "fw_printenv").write_text(f"#!/bin/sh\n[ \"$1\" = -n ] && cat {base}/env/$2\n")
+        for tool in ("fw_setenv", "fw_printenv"):
+            (base / tool).chmod(0o755)
         (base / "cmdline").write_text("console=ttyAMA0 root=PARTLABEL=rootfs_a rauc.slot=A panic=5\n")
         self.containers: list[str] = []
 
@@ -70,6 +74,12 @@ class Device:
                 "backoff": "0 0", "crash-loop": "5 60"}
         spec.update({k.replace("_", "-"): v for k, v in keys.items()})
         self.containers.append(f"[container {name}]\n" + "".join(f"{k} = {v}\n" for k, v in spec.items()))
+
+    def service(self, name: str, exec_: str, **keys: str) -> None:
+        spec = {"exec": exec_, "required": "true", "restart": "always", "health": "none", "health-interval": "1",
+                "health-timeout": "2", "health-retries": "2", "backoff": "0 0", "crash-loop": "5 60"}
+        spec.update({k.replace("_", "-"): v for k, v in keys.items()})
+        self.containers.append(f"[service {name}]\n" + "".join(f"{k} = {v}\n" for k, v in spec.items()))
 
     def write(self, deadline: int = 20) -> Path:
         m = self.base / "manifest"
@@ -90,7 +100,8 @@ class Device:
         return m
 
     def start(self, pycm: Path, deadline: int = 20, *extra: str, wrap: list[str] = ()) -> subprocess.Popen:
-        env = dict(os.environ, PYCM_FW_SETENV=str(self.base / "fw_setenv"), ASAN_OPTIONS="detect_leaks=0")
+        env = dict(os.environ, PYCM_FW_SETENV=str(self.base / "fw_setenv"),
+                   PYCM_FW_PRINTENV=str(self.base / "fw_printenv"), ASAN_OPTIONS="detect_leaks=0")
         return subprocess.Popen([*wrap, str(pycm), "--no-pid1", "--manifest", str(self.write(deadline)),
                                  "--cmdline", str(self.base / "cmdline"), "--run-dir", str(self.base / "run"),
                                  *extra],
@@ -136,7 +147,8 @@ def test_dependency_waits_for_health_then_boot_is_marked_good(pycm, dev):
                      "pycm: container a: healthy", order[2], "pycm: container b: healthy"]
     assert order[2].startswith("pycm: container b: started")
     assert "[a] a up" in lines
-    assert (dev.base / "fw_setenv.log").read_text() == "BOOT_A_LEFT 3\n"
+    # committed: boot-confirmed (boot-attempts + 1), which the boot script never counts down
+    assert (dev.base / "fw_setenv.log").read_text() == "BOOT_A_LEFT 4\n"
     code, out = stop(p)
     assert code == 3  # SIGTERM means reboot, as with busybox init
     stopped = [c for c in dev.calls() if c.startswith("kill")]
@@ -165,6 +177,53 @@ def test_crash_loop_means_boot_not_good(pycm, dev):
     assert "pycm: container crashy: failed (crash loop: 3 restarts within 60 s)" in out
     assert "pycm: boot NOT good: container crashy is in a crash loop" in out
     assert p.returncode == 3 and not (dev.base / "fw_setenv.log").exists()
+
+
+def test_committed_slot_is_not_written_again(pycm, dev):
+    (dev.base / "env" / "BOOT_A_LEFT").write_text("4\n")
+    dev.container("a", "exec sleep 60")
+    p = dev.start(pycm)
+    wait_for(p, "boot good (slot A)")
+    stop(p)
+    assert not (dev.base / "fw_setenv.log").exists()  # no env write on a committed slot's boots
+
+
+def test_failed_boot_of_committed_slot_makes_it_a_trial_slot(pycm, dev):
+    (dev.base / "env" / "BOOT_A_LEFT").write_text("4\n")
+    dev.container("crashy", "exit 7", restart="on-failure", crash_loop="2 60", backoff="0 0")
+    p = dev.start(pycm)
+    out, _ = p.communicate(timeout=30)
+    assert "pycm: slot A was committed; it is a trial slot again (3 tries)" in out
+    assert (dev.base / "fw_setenv.log").read_text() == "BOOT_A_LEFT 3\n"
+
+
+def test_failed_boot_of_trial_slot_writes_nothing(pycm, dev):
+    (dev.base / "env" / "BOOT_A_LEFT").write_text("2\n")  # the boot script took a try already
+    dev.container("crashy", "exit 7", restart="on-failure", crash_loop="2 60", backoff="0 0")
+    p = dev.start(pycm)
+    out, _ = p.communicate(timeout=30)
+    assert "boot NOT good" in out and not (dev.base / "fw_setenv.log").exists()
+
+
+def test_services_run_on_the_host_before_their_dependants_and_stop_after_them(pycm, dev):
+    sock = dev.base / "bus.sock"
+    # a service that forks a child (as daemons do): the whole process group is stopped
+    (dev.base / "bus.sh").write_text(f"sleep 0.3; touch {sock}; echo bus up; sleep 60 & wait\n")
+    dev.service("bus", f"/bin/sh {dev.base}/bus.sh", health=f"ready-file {sock}")
+    dev.service("upd", "/bin/sleep 60", depends_on="bus", health=f"exec test -e {sock}")
+    dev.container("app", "exec sleep 60", depends_on="upd")
+    p = dev.start(pycm)
+    lines = wait_for(p, "boot good (slot A)")
+    events = [l.split(": ", 1)[1] for l in lines if l.startswith("pycm: service") or l.startswith("pycm: container")]
+    assert [e.split(" (")[0] for e in events] == [
+        "service bus: started", "service bus: healthy", "service upd: started", "service upd: healthy",
+        "container app: started", "container app: healthy"]
+    code, out = stop(p)
+    assert code == 3
+    order = [l for l in out.splitlines() if ": stopping" in l]
+    assert order == ["pycm: container app: stopping", "pycm: service upd: stopping", "pycm: service bus: stopping"]
+    assert "did not stop" not in out
+    assert not any(c.startswith("run") and "bus" in c for c in dev.calls())  # services do not go through crun
 
 
 def test_backoff_doubles(pycm, dev):

@@ -91,6 +91,36 @@ static void test_valid(void)
 	CHECK(m.c[1].restart == RESTART_ON_FAILURE && !m.c[1].required);
 	CHECK(m.c[0].crash_restarts == 5 && m.c[0].crash_window == 60 && m.c[0].backoff_max == 30);
 	CHECK(pc_manifest_find(&m, "b") == 1 && pc_manifest_find(&m, "zz") == -1);
+	CHECK(m.boot_confirmed == 4); /* default: boot-attempts + 1 */
+}
+
+static void test_service(void)
+{
+	struct pc_err err;
+	CHECK(parse("\n[service rauc]\nexec = /usr/bin/rauc service\nrequired = true\nrestart = always\n"
+		    "health = exec rauc status\nhealth-interval = 2\nhealth-timeout = 3\nhealth-retries = 4\n"
+		    "backoff = 1 5\ncrash-loop = 5 60\n\n[service shell]\nexec = /bin/busybox sh\nconsole = true\n"
+		    "required = false\nrestart = always\nhealth = none\nhealth-interval = 1\nhealth-timeout = 1\n"
+		    "health-retries = 1\nbackoff = 1 1\ncrash-loop = 64 1\n",
+		    "mark-good = uboot-env", "mark-good = uboot-env\nboot-confirmed = 7", &err) == 0);
+	CHECK(m.ncontainers == 3 && m.c[1].service && !m.c[0].service && !strcmp(m.c[1].exec, "/usr/bin/rauc service"));
+	CHECK(!m.c[1].console && m.c[2].console && m.boot_confirmed == 7);
+	const char *svc = "\n[service s]\nrequired = true\nrestart = always\nhealth = none\nhealth-interval = 1\n"
+			  "health-timeout = 1\nhealth-retries = 1\nbackoff = 1 1\ncrash-loop = 5 60\n";
+	expect_error(svc, NULL, NULL, "manifest:27: s: required key 'exec' is missing");
+	char text[1024];
+	snprintf(text, sizeof text, "%sexec = /bin/x\nbundle = /b\n", svc);
+	expect_error(text, NULL, NULL, "manifest:37: bundle: not a key of a service (only of a container)");
+	snprintf(text, sizeof text, "%sexec = bin/x\n", svc);
+	expect_error(text, NULL, NULL, "manifest:36: exec: 'bin/x' does not start with an absolute path");
+	snprintf(text, sizeof text, "%sexec = /bin/x\ncolour = red\n", svc);
+	expect_error(text, NULL, NULL,
+		     "manifest:37: colour: unknown key; allowed: required, restart, depends-on, health, health-interval, "
+		     "health-timeout, health-retries, backoff, crash-loop, exec, console");
+	expect_error("console = true\n", NULL, NULL, "manifest:26: console: not a key of a container (only of a service)");
+	expect_error("\n[service a]\n", NULL, NULL, "manifest:27: service 'a' is defined twice");
+	expect_error("", "boot-attempts = 3", "boot-attempts = 3\nboot-confirmed = 3",
+		     "manifest: boot-confirmed (3) must be greater than boot-attempts (3)");
 }
 
 static void test_errors(void)
@@ -122,7 +152,7 @@ static void test_errors(void)
 	expect_error("\n[container a]\n", NULL, NULL, "manifest:27: container 'a' is defined twice");
 	expect_error("\n[container Bad]\n", NULL, NULL,
 		     "manifest:27: 'Bad' is not a container name ([a-z0-9][a-z0-9-]*, at most 32)");
-	expect_error("\n[volume x]\n", NULL, NULL, "manifest:27: unknown section [volume x]; allowed: [pycm], [container NAME]");
+	expect_error("\n[volume x]\n", NULL, NULL, "manifest:27: unknown section [volume x]; allowed: [pycm], [service NAME], [container NAME]");
 	expect_error("just words\n", NULL, NULL, "manifest:26: expected 'key = value'");
 	expect_error("", "[pycm]", "[container z]", "manifest:2: [pycm] must come first");
 	expect_error("", "[pycm]", "# no section", "manifest:3: version: key outside a section ([pycm] must come first)");
@@ -181,6 +211,7 @@ static void test_slot(void)
 int main(void)
 {
 	test_valid();
+	test_service();
 	test_errors();
 	test_backoff();
 	test_crashloop();
