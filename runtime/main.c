@@ -77,7 +77,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pycm: %s\n", err.msg);
 			return 2;
 		}
-		printf("pycm: %s: OK (%d containers)\n", manifest, m.ncontainers);
+		int nservices = 0;
+		for (int i = 0; i < m.ncontainers; i++)
+			nservices += m.c[i].service;
+		printf("pycm: %s: OK (%d containers, %d services)\n", manifest, m.ncontainers - nservices, nservices);
 		return 0;
 	}
 	if (pid1) {

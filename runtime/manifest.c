@@ -30,11 +30,11 @@ static const struct key container_keys[] = {
 	{"role", true},		   {"bundle", true},	      {"required", true},	  {"restart", true},
 	{"depends-on", false},	   {"volumes", false},	      {"health", true},		  {"health-interval", true},
 	{"health-timeout", true}, {"health-retries", true}, {"backoff", true},	  {"crash-loop", true},
-	{"exec", false},	   {"console", false},
+	{"exec", false},	   {"console", false},	      {"runtime-dir", false},
 };
 /* Bits of container_keys only a container has, and only a service has. */
 #define CONTAINER_ONLY ((1u << 0) | (1u << 1) | (1u << 5)) /* role, bundle, volumes */
-#define SERVICE_ONLY ((1u << 12) | (1u << 13))             /* exec, console */
+#define SERVICE_ONLY ((1u << 12) | (1u << 13) | (1u << 14)) /* exec, console, runtime-dir */
 
 #define NKEYS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -153,14 +153,17 @@ static int set_global(struct pc_manifest *m, int line, const char *k, const char
 static int set_container(struct pc_manifest *m, struct pc_container *c, int line, const char *k, char *v,
 			 struct pc_err *err)
 {
-	int idx = key_index(container_keys, NKEYS(container_keys), k);
-	if (c->service && (CONTAINER_ONLY & (1u << idx)))
+	int kidx = key_index(container_keys, NKEYS(container_keys), k);
+	if (c->service && (CONTAINER_ONLY & (1u << kidx)))
 		FAIL("manifest:%d: %s: not a key of a service (only of a container)", line, k);
-	if (!c->service && (SERVICE_ONLY & (1u << idx)))
+	if (!c->service && (SERVICE_ONLY & (1u << kidx)))
 		FAIL("manifest:%d: %s: not a key of a container (only of a service)", line, k);
 	if (!strcmp(k, "exec")) {
 		if (v[0] != '/' || copy_str(c->exec, sizeof c->exec, v))
 			FAIL("manifest:%d: exec: '%s' does not start with an absolute path", line, v);
+	} else if (!strcmp(k, "runtime-dir")) {
+		if (v[0] != '/' || copy_str(c->runtime_dir, sizeof c->runtime_dir, v))
+			FAIL("manifest:%d: runtime-dir: '%s' is not an absolute path", line, v);
 	} else if (!strcmp(k, "console")) {
 		if (strcmp(v, "true") && strcmp(v, "false"))
 			FAIL("manifest:%d: console: '%s' is not one of true, false", line, v);

@@ -35,6 +35,7 @@ struct pc_container {
 	bool service;   /* [service NAME]: a host process, not a container */
 	bool console;   /* service: stdin/stdout/stderr on /dev/console (a debug shell) */
 	char exec[512]; /* service: the command, split on spaces */
+	char runtime_dir[PC_PATH_MAX]; /* service: a directory made before it starts (optional) */
 	unsigned seen; /* bit per key, to find missing and duplicate keys */
 };
 

@@ -182,6 +182,8 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 	for (int i = 0; i < c->cfg->nvolumes; i++)
 		if (pc_mkdirs(c->cfg->volumes[i], &err) < 0)
 			LOG("container %s: %s", c->cfg->name, err.msg);
+	if (c->cfg->runtime_dir[0] && pc_mkdirs(c->cfg->runtime_dir, &err) < 0)
+		LOG("service %s: %s", c->cfg->name, err.msg);
 	pid_file(s, c, pidf, sizeof pidf);
 	unlink(pidf);
 	if (pipe2(fds, O_CLOEXEC) < 0) {

@@ -30,7 +30,7 @@ def test_rauc_accepts_system_conf(generated, tmp_path):
         return r.stdout + r.stderr
     assert "Failed to load system config" not in load(generated / "rauc" / "system.conf")
     broken = tmp_path / "broken.conf"
-    broken.write_text((generated / "rauc" / "system.conf").read_text().replace("boot-attempts", "boot-attemptz"))
+    broken.write_text((generated / "rauc" / "system.conf").read_text().replace("boot-attempts=", "boot-attemptz="))
     assert "Invalid key 'boot-attemptz'" in load(broken)  # the check itself can fail
 
 

@@ -209,7 +209,7 @@ def test_services_run_on_the_host_before_their_dependants_and_stop_after_them(py
     sock = dev.base / "bus.sock"
     # a service that forks a child (as daemons do): the whole process group is stopped
     (dev.base / "bus.sh").write_text(f"sleep 0.3; touch {sock}; echo bus up; sleep 60 & wait\n")
-    dev.service("bus", f"/bin/sh {dev.base}/bus.sh", health=f"ready-file {sock}")
+    dev.service("bus", f"/bin/sh {dev.base}/bus.sh", health=f"ready-file {sock}", runtime_dir=f"{dev.base}/rt/bus")
     dev.service("upd", "/bin/sleep 60", depends_on="bus", health=f"exec test -e {sock}")
     dev.container("app", "exec sleep 60", depends_on="upd")
     p = dev.start(pycm)
@@ -224,6 +224,7 @@ def test_services_run_on_the_host_before_their_dependants_and_stop_after_them(py
     assert order == ["pycm: container app: stopping", "pycm: service upd: stopping", "pycm: service bus: stopping"]
     assert "did not stop" not in out
     assert not any(c.startswith("run") and "bus" in c for c in dev.calls())  # services do not go through crun
+    assert (dev.base / "rt" / "bus").is_dir()
 
 
 def test_backoff_doubles(pycm, dev):
@@ -270,7 +271,7 @@ def test_check_mode_validates_generated_manifest(pycm):
     golden = ROOT / "tests" / "golden" / "demo" / "contract" / "pycm" / "manifest"
     r = subprocess.run([str(pycm), "--check", "--manifest", str(golden)], capture_output=True, text=True,
                        env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
-    assert r.returncode == 0 and "OK (2 containers)" in r.stdout
+    assert r.returncode == 0 and "OK (2 containers, 2 services)" in r.stdout
 
 
 def ctl(pycm: Path, dev: Device, *args: str) -> subprocess.CompletedProcess:

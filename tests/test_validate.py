@@ -19,7 +19,7 @@ GOOD_CONTAINER = """\
 CASES = {
     "unknown-top-key": (
         "format: 1\nname: d\nboard: qemuarm64\nversion: '1'\nfirmware: x\ncontainers:\n" + GOOD_CONTAINER,
-        ["bad.yml:5: firmware: unknown key; allowed: board, buildroot, compatible, containers, format, "
+        ["bad.yml:5: firmware: unknown key; allowed: board, buildroot, compatible, containers, debug, format, "
          "hostname, name, storage, update, version, yocto"]),
     "several-mistakes": (
         """\

@@ -7,6 +7,7 @@ these files into their images; they never recompute them.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from .model import Container, Device
 from .render import Tree
@@ -21,6 +22,12 @@ INITRAMFS_NAME = "initramfs.cpio.gz"
 PYCM_PATH = "/sbin/pycm"
 PYCMCTL_PATH = "/usr/bin/pycmctl"
 CRUN_PATH = "/usr/bin/crun"
+DBUS_CONF_PATH = "/etc/pycontainers/dbus.conf"
+# Kernel features an update needs (RAUC mounts a verity bundle: a squashfs on a loop device under
+# dm-verity) and a network interface for installs over HTTP (QEMU boards: virtio-net).
+UPDATE_MODULES = ("loop", "squashfs", "dm_verity")
+DBUS_SOCKET_DIR = "/run/dbus"
+CONTAINERS_DIR = "/usr/share/pycontainers/containers"  # one OCI bundle per container below it
 MOUNT_POINTS = ("proc", "sys", "dev", "run", "data", "tmp")
 SLOT_PATHS = {"manifest": MANIFEST_PATH, "release": RELEASE_PATH, "fw_env_config": FW_ENV_CONFIG_PATH,
               "rauc_conf": RAUC_CONF_PATH, "rauc_keyring": RAUC_KEYRING_PATH, "initramfs": INITRAMFS_NAME,
@@ -37,7 +44,35 @@ FILES = {
     "pycm/manifest": "contract/manifest.j2",
     "release": "contract/release.j2",
     "initramfs/init": "contract/init.j2",
+    "dbus.conf": "contract/dbus.conf.j2",
 }
+
+
+@dataclass(frozen=True)
+class Service:
+    """A host process the manager runs beside the containers (docs/manifest.md, [service NAME])."""
+
+    name: str
+    exec: str
+    health: str
+    required: bool = True
+    console: bool = False
+    runtime_dir: str = ""
+    depends_on: tuple[str, ...] = ()
+
+
+def services(device: Device) -> list[Service]:
+    """The host services of every image: the D-Bus system bus and the RAUC service on it (the
+    update engine: a slot whose `rauc status` does not answer is not committed), and with
+    debug.console_shell a root shell on the console."""
+    found = [
+        Service("dbus", f"/usr/bin/dbus-daemon --nofork --nopidfile --config-file={DBUS_CONF_PATH}",
+                f"ready-file {DBUS_SOCKET_DIR}/system_bus_socket", runtime_dir=DBUS_SOCKET_DIR),
+        Service("rauc", "/usr/bin/rauc service", "exec rauc status", depends_on=("dbus",)),
+    ]
+    if device.console_shell:
+        found.append(Service("shell", "/bin/sh", "none", required=False, console=True))
+    return found
 
 # Capabilities of app containers: Docker's and Podman's default set, never CAP_SYS_ADMIN.
 APP_CAPABILITIES = sorted(
@@ -142,7 +177,8 @@ def container_mount_points(c: Container) -> list[str]:
 
 
 def write_contract(device: Device, tree: Tree, keyring_pem: bytes) -> None:
-    ctx = {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS}
+    ctx = {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS,
+           "services": services(device)}
     for rel, template in FILES.items():
         tree.render(f"contract/{rel}", template, mode=0o755 if rel == "initramfs/init" else 0o644, **ctx)
     tree.write("contract/rauc/keyring.pem", keyring_pem)

@@ -193,6 +193,7 @@ class Device:
     containers: tuple[Container, ...]  # in start order: dependencies first
     boot_attempts: int
     boot_deadline: int  # seconds
+    console_shell: bool
     signing: Signing | None
     yocto_series: str
     buildroot_version: str
@@ -215,6 +216,11 @@ class Device:
         part = self.storage.slot(slot)
         return (f"console={self.board.console} root=PARTLABEL={part.name} rootfstype={part.fstype} ro "
                 f"rootwait rauc.slot={slot} panic=5 quiet")
+
+    @property
+    def boot_confirmed(self) -> int:
+        """BOOT_x_LEFT of a committed slot: one more than a trial slot ever gets, never counted down."""
+        return self.boot_attempts + 1
 
     @property
     def boot_counter_steps(self) -> list[tuple[int, int]]:
@@ -508,6 +514,7 @@ def load_device(path: Path, board_override: str | None = None) -> Device:
         containers=tuple(_container(conts[i]) for i in _start_order(conts)),
         boot_attempts=update.get("boot_attempts", 3),
         boot_deadline=units.seconds(update.get("boot_deadline", "60s")),
+        console_shell=(data.get("debug") or {}).get("console_shell", False),
         signing=signing, yocto_series=(data.get("yocto") or {}).get("series", "wrynose"),
         buildroot_version=(data.get("buildroot") or {}).get("version", "2026.02"),
         source=path, display=display,

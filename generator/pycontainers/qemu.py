@@ -27,7 +27,7 @@ from .model import Board
 # Console markers of docs/contract.md, in boot order: (label, regex).
 MARKERS = [
     ("u-boot", r"U-Boot 20\d\d"),
-    ("boot script", r"pycontainers-boot: slot (?P<slot>[AB]) \((?P<left>\d+) tries left\)"),
+    ("boot script", r"pycontainers-boot: slot (?P<slot>[AB]) \((?P<state>committed|trial, \d+ tries left)\)"),
     ("kernel", r"Starting kernel \.\.\."),
     ("initramfs done", r"pycontainers-initramfs: switch_root (?P<root>\S+)"),
     ("manager", r"pycm: starting"),

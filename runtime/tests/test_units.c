@@ -97,14 +97,14 @@ static void test_valid(void)
 static void test_service(void)
 {
 	struct pc_err err;
-	CHECK(parse("\n[service rauc]\nexec = /usr/bin/rauc service\nrequired = true\nrestart = always\n"
+	CHECK(parse("\n[service rauc]\nexec = /usr/bin/rauc service\nruntime-dir = /run/x\nrequired = true\nrestart = always\n"
 		    "health = exec rauc status\nhealth-interval = 2\nhealth-timeout = 3\nhealth-retries = 4\n"
 		    "backoff = 1 5\ncrash-loop = 5 60\n\n[service shell]\nexec = /bin/busybox sh\nconsole = true\n"
 		    "required = false\nrestart = always\nhealth = none\nhealth-interval = 1\nhealth-timeout = 1\n"
 		    "health-retries = 1\nbackoff = 1 1\ncrash-loop = 64 1\n",
 		    "mark-good = uboot-env", "mark-good = uboot-env\nboot-confirmed = 7", &err) == 0);
 	CHECK(m.ncontainers == 3 && m.c[1].service && !m.c[0].service && !strcmp(m.c[1].exec, "/usr/bin/rauc service"));
-	CHECK(!m.c[1].console && m.c[2].console && m.boot_confirmed == 7);
+	CHECK(!m.c[1].console && m.c[2].console && m.boot_confirmed == 7 && !strcmp(m.c[1].runtime_dir, "/run/x"));
 	const char *svc = "\n[service s]\nrequired = true\nrestart = always\nhealth = none\nhealth-interval = 1\n"
 			  "health-timeout = 1\nhealth-retries = 1\nbackoff = 1 1\ncrash-loop = 5 60\n";
 	expect_error(svc, NULL, NULL, "manifest:27: s: required key 'exec' is missing");
@@ -116,7 +116,7 @@ static void test_service(void)
 	snprintf(text, sizeof text, "%sexec = /bin/x\ncolour = red\n", svc);
 	expect_error(text, NULL, NULL,
 		     "manifest:37: colour: unknown key; allowed: required, restart, depends-on, health, health-interval, "
-		     "health-timeout, health-retries, backoff, crash-loop, exec, console");
+		     "health-timeout, health-retries, backoff, crash-loop, exec, console, runtime-dir");
 	expect_error("console = true\n", NULL, NULL, "manifest:26: console: not a key of a container (only of a service)");
 	expect_error("\n[service a]\n", NULL, NULL, "manifest:27: service 'a' is defined twice");
 	expect_error("", "boot-attempts = 3", "boot-attempts = 3\nboot-confirmed = 3",

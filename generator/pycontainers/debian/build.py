@@ -31,7 +31,19 @@ from .apt import AptRepo, write_lock
 from .kmod import copy_modules, depmod, kernel_version
 
 # Host userspace of every slot (docs/contract.md); the kernel comes from the board.
-HOST_PACKAGES = ("busybox-static", "crun", "libubootenv-tool")
+HOST_PACKAGES = ("busybox-static", "crun", "libubootenv-tool", "rauc", "dbus-daemon")
+# Packages apt pulls into that closure for maintainer scripts, init systems and tools the slot
+# never runs (perl, adduser, systemd, util-linux mount: RAUC runs busybox's). Leaving them out is
+# checked, not trusted: every ELF file of the slot must find the libraries it needs
+# (check_libraries).
+HOST_EXCLUDE = frozenset("""
+    adduser dbus dbus-bin dbus-session-bus-common dbus-system-bus-common debconf dpkg
+    init-system-helpers usrmerge perl perl-base perl-modules-5.36 libperl5.36 libfile-find-rule-perl
+    libnumber-compare-perl libtext-glob-perl libgdbm6 libgdbm-compat4 libdb5.3 passwd libpam0g
+    libpam-modules libpam-modules-bin libsemanage2 libsemanage-common libsepol2 systemd
+    libsystemd-shared libkmod2 libip4tc2 libcryptsetup12 libargon2-1 libjson-c5 dmsetup
+    libdevmapper1.02.1 tar mount libsmartcols1 libacl1 libmd0 libcrypt1 libsasl2-modules-db
+""".split())
 # Files no device needs (globs): documentation, charset converters (20 MB of glibc's gconv),
 # static libraries and headers, hooks for tools the device does not run.
 PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
@@ -40,6 +52,8 @@ PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
 # Applets the initramfs /init calls; linked to busybox (applet lookup needs /proc otherwise).
 INITRAMFS_APPLETS = ("sh", "mount", "umount", "insmod", "switch_root", "sleep", "usleep", "reboot",
                      "grep", "sed", "cat", "mkdir", "echo")
+# Applets of the slot's busybox linked by name: the shell, and mount/umount that RAUC runs.
+HOST_APPLETS = ("sh", "mount", "umount")
 SLOT_HEADROOM = 0.10  # free space a slot keeps over its assembled content
 SOURCE_DATE_EPOCH = "1700000000"  # fixed timestamps in boot.scr and archives: reproducible images
 
@@ -72,7 +86,10 @@ def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
         raise UserError(f"{what}: {cmd[0]} is not installed (see README: make setup)") from None
     if r.returncode:
         detail = (r.stderr or r.stdout).strip().splitlines()
-        errors = [l for l in detail if "error" in l.lower() and not l.startswith("make")] or detail
+        # the first compiler-style "error:" line names the cause ("cc1: all warnings being
+        # treated as errors" comes last and says nothing)
+        first = [l for l in detail if "error:" in l and not l.startswith("cc1:")]
+        errors = first[:1] or [l for l in detail if "error" in l.lower() and not l.startswith("make")] or detail
         raise UserError(f"{what} failed: {errors[-1] if errors else f'exit {r.returncode}'}")
     return r
 
@@ -126,10 +143,11 @@ class DebianBuild:
 
     # ---------------------------------------------------------------- packages
 
-    def unpacked(self, names: list[str], alone: bool = False) -> list[Path]:
+    def unpacked(self, names: list[str], alone: bool = False, exclude: frozenset = frozenset()) -> list[Path]:
         """Resolve, download and unpack (once, into the cache) a package set with its closure
-        (alone: just the named packages)."""
+        (alone: just the named packages; exclude: packages of the closure left out)."""
         pkgs = [self.repo.resolve_alone(n) for n in names] if alone else self.repo.resolve(names)
+        pkgs = [p for p in pkgs if p.name not in exclude]
         self.packages += pkgs
         debs = self.repo.download(pkgs)
         trees = []
@@ -200,7 +218,7 @@ class DebianBuild:
         for applet in INITRAMFS_APPLETS:
             (root / "bin" / applet).symlink_to("busybox")
         shutil.copy2(self.contract / "initramfs" / "init", root / "init")
-        order = copy_modules(ktree, kver, list(self.board.initramfs_modules), root)
+        order = copy_modules(ktree, kver, [*self.board.initramfs_modules, *contract.UPDATE_MODULES], root)
         (root / "etc" / "initramfs" / "modules").write_text("".join(f"{m}\n" for m in order))
         files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "--reproducible"],
@@ -226,12 +244,22 @@ class DebianBuild:
         t = time.monotonic()
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
-        for tree in self.unpacked(list(HOST_PACKAGES)):
+        for tree in self.unpacked(list(HOST_PACKAGES), exclude=HOST_EXCLUDE):
             _copy_tree(tree, root)
         _prune(root)
         self.report.phase("packages", t)
         for mp in contract.MOUNT_POINTS:
             (root / mp).mkdir(exist_ok=True)
+        for applet in HOST_APPLETS:
+            if not (root / "bin" / applet).exists():
+                (root / "bin" / applet).symlink_to("busybox")
+        # the user database D-Bus needs (its policy names root); no other users exist on the host
+        (root / "etc").mkdir(exist_ok=True)
+        (root / "etc" / "passwd").write_text("root:x:0:0:root:/data/root:/bin/sh\n")
+        (root / "etc" / "group").write_text("root:x:0:\n")
+        (root / "var").mkdir(exist_ok=True)
+        if not (root / "var" / "run").exists():
+            (root / "var" / "run").symlink_to("../run")
         (root / "boot").mkdir(exist_ok=True)
 
         t = time.monotonic()
@@ -247,7 +275,7 @@ class DebianBuild:
         placed = {
             contract.MANIFEST_PATH: "pycm/manifest", contract.RELEASE_PATH: "release",
             contract.FW_ENV_CONFIG_PATH: "fw_env.config", contract.RAUC_CONF_PATH: "rauc/system.conf",
-            contract.RAUC_KEYRING_PATH: "rauc/keyring.pem",
+            contract.RAUC_KEYRING_PATH: "rauc/keyring.pem", contract.DBUS_CONF_PATH: "dbus.conf",
         }
         for target, src in placed.items():
             dest = root / target.lstrip("/")
@@ -267,6 +295,31 @@ class DebianBuild:
         sizes["kernel"] = (root / "boot" / self.board.kernel_image).stat().st_size
         sizes["initramfs"] = (root / "boot" / contract.INITRAMFS_NAME).stat().st_size
         sizes["pycm (stripped)"] = (root / contract.PYCM_PATH.lstrip("/")).stat().st_size
+
+    def check_libraries(self, root: Path) -> None:
+        """Every ELF file of the host (container bundles aside) finds each shared library it
+        needs in the slot's library directories; readelf -d lists them."""
+        bundles = root / contract.CONTAINERS_DIR.lstrip("/")
+        elves = []
+        for p in root.rglob("*"):
+            if p.is_file() and not p.is_symlink() and bundles not in p.parents:
+                with open(p, "rb") as f:
+                    if f.read(4) == b"\x7fELF":
+                        elves.append(p)
+        out = _run(["readelf", "-d", "-W", *map(str, elves)], "reading the slot's ELF files (readelf)").stdout
+        libdirs = [d for d in (root / "lib", root / "usr" / "lib") if d.is_dir()]
+        libdirs += [d for base in list(libdirs) for d in base.iterdir() if d.is_dir() and "-linux-" in d.name]
+        missing, current = [], None
+        for line in out.splitlines():
+            if line.startswith("File: "):
+                current = line[6:].strip()
+            elif "(NEEDED)" in line:
+                lib = line.rsplit("[", 1)[1].rstrip("]")
+                if not any((d / lib).exists() for d in libdirs):
+                    missing.append(f"{lib} (needed by /{Path(current).relative_to(root)})")
+        if missing:
+            raise UserError(f"the slot lacks shared libraries: {', '.join(sorted(set(missing)))}; "
+                            f"a package in HOST_EXCLUDE (debian/build.py) is needed after all")
 
     def check_slot_size(self, root: Path) -> int:
         used = tree_size(root)
@@ -316,6 +369,7 @@ class DebianBuild:
         self.report.phase("apt update", t)
         root = self.work / "rootfs"
         self.slot(root)
+        self.check_libraries(root)
         used = self.check_slot_size(root)
         self.report.sizes["slot content"] = used
         with publish(self.output / "image") as out:

@@ -38,6 +38,8 @@ def module_order(tree: Path, kver: str, names: list[str]) -> list[str]:
         target, _, needs = line.partition(":")
         deps[target] = needs.split()
     by_name = {_stem(t): t for t in deps}
+    builtin_file = mdir / "modules.builtin"
+    builtin = {_stem(l) for l in builtin_file.read_text().split()} if builtin_file.exists() else set()
     order: list[str] = []
 
     def add(rel: str) -> None:
@@ -49,10 +51,12 @@ def module_order(tree: Path, kver: str, names: list[str]) -> list[str]:
 
     for name in names:
         key = name.replace("-", "_")
+        if key in builtin and key not in by_name:
+            continue  # built into this kernel: nothing to load
         if key not in by_name:
             close = difflib.get_close_matches(key, by_name, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise UserError(f"kernel {kver} has no module {name!r} (built in, or misspelt{hint})")
+            raise UserError(f"kernel {kver} has no module {name!r} (misspelt{hint})")
         add(by_name[key])
     return order
 

@@ -179,6 +179,7 @@ CONTRACT_FILES = {
     "pycm/manifest": ("recipes-core/pycontainers-config", "pycontainers-config"),
     "release": ("recipes-core/pycontainers-config", "pycontainers-config"),
     "fw_env.config": ("recipes-core/pycontainers-config", "pycontainers-config"),
+    "dbus.conf": ("recipes-core/pycontainers-config", "pycontainers-config"),
     "rauc/system.conf": ("recipes-core/pycontainers-config", "pycontainers-rauc-conf"),
     "rauc/keyring.pem": ("recipes-core/pycontainers-config", "pycontainers-rauc-conf"),
     "boot.cmd": ("recipes-bsp/pycontainers-boot-script", "pycontainers-boot-script"),
@@ -186,7 +187,7 @@ CONTRACT_FILES = {
     "initramfs/init": ("recipes-core/initramfs", "pycontainers-initramfs-init"),
 }
 BBAPPEND_PURPOSE = {
-    "pycontainers-config": "the manager's manifest, the release file and fw_env.config",
+    "pycontainers-config": "the manager's manifest, the release file, the D-Bus config and fw_env.config",
     "pycontainers-rauc-conf": "RAUC's system.conf and the keyring bundles are checked against",
     "pycontainers-boot-script": "the A/B boot script",
     "pycontainers-uboot-env": "the initial A/B boot state",

@@ -1,6 +1,7 @@
-SUMMARY = "pycontainers device configuration: manager manifest, release, fw_env.config"
+SUMMARY = "pycontainers device configuration: manifest, release, D-Bus, fw_env"
 DESCRIPTION = "The files of the on-disk contract that configure the host: \
-               /etc/pycontainers/manifest, /etc/pycontainers/release and /etc/fw_env.config, \
+               /etc/pycontainers/manifest, /etc/pycontainers/release, /etc/pycontainers/dbus.conf \
+               (the system bus the manager starts for rauc service) and /etc/fw_env.config, \
                plus the /data mount point. The device layer provides them with a bbappend."
 SECTION = "base"
 LICENSE = "MIT"
@@ -11,6 +12,7 @@ INHIBIT_DEFAULT_DEPS = "1"
 SRC_URI = "file://manifest \
            file://release \
            file://fw_env.config \
+           file://dbus.conf \
            "
 
 # wrynose unpacks files into UNPACKDIR (and rejects S = WORKDIR); scarthgap has no UNPACKDIR
@@ -24,6 +26,7 @@ do_install() {
     install -d ${D}${sysconfdir}/pycontainers
     install -m 0644 ${S}/manifest ${D}${sysconfdir}/pycontainers/manifest
     install -m 0644 ${S}/release ${D}${sysconfdir}/pycontainers/release
+    install -m 0644 ${S}/dbus.conf ${D}${sysconfdir}/pycontainers/dbus.conf
     install -m 0644 ${S}/fw_env.config ${D}${sysconfdir}/fw_env.config
     install -d ${D}/data
 }
@@ -31,4 +34,6 @@ do_install() {
 PACKAGE_ARCH = "${MACHINE_ARCH}"
 
 FILES:${PN} += "/data"
+# the manager runs dbus-daemon with dbus.conf and rauc service on that bus
+RDEPENDS:${PN} = "dbus"
 CONFFILES:${PN} = "${sysconfdir}/fw_env.config"

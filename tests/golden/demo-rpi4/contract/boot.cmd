@@ -3,15 +3,19 @@
 # Boot state: BOOT_ORDER and BOOT_<slot>_LEFT, RAUC's U-Boot backend names, in a raw env blob of
 # 0x4000 bytes at the start of GPT partition 2 ("uboot-env").
 # Linux reads and writes the same blob with fw_printenv/fw_setenv (/etc/fw_env.config).
-# Each boot takes one try from the first slot in BOOT_ORDER that has one; the manager gives the
-# tries back once the boot is good. Counters are decremented with if-chains: not every U-Boot
-# has setexpr. The kernel and initramfs are loaded from /boot of the chosen slot.
+# Boot counting (docs/contract.md): BOOT_<slot>_LEFT is 0 for a bad slot, 1 to 3 for a slot on
+# trial (a new install), 4 for a committed one. The first slot in BOOT_ORDER that is committed or has
+# tries is booted; only a trial boot takes a try, written back before the kernel is loaded. A
+# committed slot's boot writes nothing, so power cuts before its kernel starts cost it nothing
+# (rauc/rauc#683). Counters are decremented with if-chains: not every U-Boot has setexpr. The
+# kernel and initramfs are loaded from /boot of the chosen slot.
 
 echo "pycontainers-boot: demo-rpi4 1.0.0"
 setenv BOOT_ORDER
 setenv BOOT_A_LEFT
 setenv BOOT_B_LEFT
 setenv pc_slot
+setenv pc_write
 part start ${devtype} ${devnum} 2 pc_env_start
 if ${devtype} read ${kernel_addr_r} ${pc_env_start} 0x20 && env import -c ${kernel_addr_r} 0x4000 BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT; then
 	echo "pycontainers-boot: boot state: ${BOOT_ORDER} A=${BOOT_A_LEFT} B=${BOOT_B_LEFT}"
@@ -31,27 +35,37 @@ fi
 for pc_try in ${BOOT_ORDER}; do
 	if test -z "${pc_slot}"; then
 		if test "${pc_try}" = "A"; then
-			if test "${BOOT_A_LEFT}" = "3"; then
+			if test "${BOOT_A_LEFT}" = "4"; then
+				setenv pc_slot A
+			elif test "${BOOT_A_LEFT}" = "3"; then
 				setenv BOOT_A_LEFT 2
 				setenv pc_slot A
+				setenv pc_write 1
 			elif test "${BOOT_A_LEFT}" = "2"; then
 				setenv BOOT_A_LEFT 1
 				setenv pc_slot A
+				setenv pc_write 1
 			elif test "${BOOT_A_LEFT}" = "1"; then
 				setenv BOOT_A_LEFT 0
 				setenv pc_slot A
+				setenv pc_write 1
 			fi
 		fi
 		if test "${pc_try}" = "B"; then
-			if test "${BOOT_B_LEFT}" = "3"; then
+			if test "${BOOT_B_LEFT}" = "4"; then
+				setenv pc_slot B
+			elif test "${BOOT_B_LEFT}" = "3"; then
 				setenv BOOT_B_LEFT 2
 				setenv pc_slot B
+				setenv pc_write 1
 			elif test "${BOOT_B_LEFT}" = "2"; then
 				setenv BOOT_B_LEFT 1
 				setenv pc_slot B
+				setenv pc_write 1
 			elif test "${BOOT_B_LEFT}" = "1"; then
 				setenv BOOT_B_LEFT 0
 				setenv pc_slot B
+				setenv pc_write 1
 			fi
 		fi
 	fi
@@ -66,17 +80,27 @@ if test -z "${pc_slot}"; then
 	reset
 fi
 
-env export -c -s 0x4000 ${kernel_addr_r} BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT
-${devtype} write ${kernel_addr_r} ${pc_env_start} 0x20
+if test -n "${pc_write}"; then
+	env export -c -s 0x4000 ${kernel_addr_r} BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT
+	${devtype} write ${kernel_addr_r} ${pc_env_start} 0x20
+fi
 if test "${pc_slot}" = "A"; then
 	setenv pc_part 3
 	setenv bootargs "console=ttyS0,115200 root=PARTLABEL=rootfs_a rootfstype=ext4 ro rootwait rauc.slot=A panic=5 quiet"
-	echo "pycontainers-boot: slot A (${BOOT_A_LEFT} tries left)"
+	if test -n "${pc_write}"; then
+		echo "pycontainers-boot: slot A (trial, ${BOOT_A_LEFT} tries left)"
+	else
+		echo "pycontainers-boot: slot A (committed)"
+	fi
 fi
 if test "${pc_slot}" = "B"; then
 	setenv pc_part 4
 	setenv bootargs "console=ttyS0,115200 root=PARTLABEL=rootfs_b rootfstype=ext4 ro rootwait rauc.slot=B panic=5 quiet"
-	echo "pycontainers-boot: slot B (${BOOT_B_LEFT} tries left)"
+	if test -n "${pc_write}"; then
+		echo "pycontainers-boot: slot B (trial, ${BOOT_B_LEFT} tries left)"
+	else
+		echo "pycontainers-boot: slot B (committed)"
+	fi
 fi
 load ${devtype} ${devnum}:${pc_part} ${kernel_addr_r} /boot/Image
 load ${devtype} ${devnum}:${pc_part} ${ramdisk_addr_r} /boot/initramfs.cpio.gz
