@@ -2,6 +2,7 @@
 
     OUTPUT/generated/contract/   the on-disk contract every backend shares (docs/contract.md)
     OUTPUT/generated/yocto/      device layer, kas file, bitbake-setup configuration (issue 11)
+    OUTPUT/generated/buildroot/  BR2_EXTERNAL tree: defconfig, pycm package, board files (issue 12)
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .buildroot import write_buildroot
 from .contract import write_contract
 from .keys import KeyPair, signing_keys
 from .model import Device
@@ -21,14 +23,19 @@ class Options:
     """Per-run rendering choices; None means the device file's choice."""
 
     yocto_series: str | None = None
+    buildroot_version: str | None = None
 
     def series(self, device: Device) -> str:
         return self.yocto_series or device.yocto_series
+
+    def buildroot(self, device: Device) -> str:
+        return self.buildroot_version or device.buildroot_version
 
 
 def render_all(device: Device, tree: Tree, keys: KeyPair, options: Options) -> None:
     write_contract(device, tree, keys.cert.read_bytes())
     write_yocto(device, tree, options.series(device))
+    write_buildroot(device, tree, options.buildroot(device))
 
 
 def generate(device: Device, output: Path, options: Options | None = None, keys: KeyPair | None = None) -> Path:

@@ -1,0 +1,615 @@
+#define _GNU_SOURCE
+#include "supervise.h"
+#include "bootstate.h"
+#include "control.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/watchdog.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Until a container is first healthy its ready file is polled this often (a stat is cheap and
+ * the boot waits for it); afterwards every health-interval. */
+#define READY_POLL_MS 100
+#define KIND(c) ((c)->cfg->service ? "service" : "container")
+#define KILL_GRACE_MS 2000
+#define STOP_RETRY_MS 100
+
+long long pc_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int crun(const struct pc_sup *s, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	char *argv[] = {(char *)s->m->crun, "--root", (char *)s->m->crun_root, (char *)a1, (char *)a2,
+			(char *)a3,	    (char *)a4, NULL};
+	return pc_run_wait(argv, true);
+}
+
+/* Signal a container (crun kill) or a service (its process group: it is a session leader). */
+static int ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, const char *name, int sig)
+{
+	if (!c->cfg->service)
+		return crun(s, "kill", c->cfg->name, name, NULL);
+	if (c->cfg->console && sig == SIGTERM)
+		sig = SIGHUP; /* an interactive shell ignores SIGTERM; a hang-up ends it */
+	return c->run_pid > 0 ? kill(-c->run_pid, sig) : 0;
+}
+
+static void pid_file(const struct pc_sup *s, const struct pc_ctr *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s.pid", s->run_dir, c->cfg->name);
+}
+
+void pc_sup_init(struct pc_sup *s, const struct pc_manifest *m, const char *run_dir, char slot)
+{
+	/* clear everything but the container array, whose used slots are cleared below: unused
+	 * slots stay untouched zero pages, outside the manager's RSS */
+	size_t after = offsetof(struct pc_sup, c) + sizeof s->c;
+	memset(s, 0, offsetof(struct pc_sup, c));
+	memset((char *)s + after, 0, sizeof *s - after);
+	s->m = m;
+	s->run_dir = run_dir;
+	s->slot = slot;
+	s->start_ms = pc_now_ms();
+	s->stop_index = m->ncontainers - 1;
+	s->watchdog_fd = -1;
+	s->control_fd = -1;
+	for (int i = 0; i < m->ncontainers; i++) {
+		struct pc_ctr *c = &s->c[i];
+		memset(c, 0, sizeof *c);
+		c->cfg = &m->c[i];
+		c->out_fd = -1;
+		pc_crashloop_init(&c->loop, c->cfg->crash_restarts, c->cfg->crash_window);
+	}
+}
+
+static void request(struct pc_sup *s, enum pc_action a)
+{
+	if (s->action == ACTION_NONE)
+		s->action = a;
+}
+
+static void boot_bad(struct pc_sup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void boot_bad(struct pc_sup *s, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	LOG("boot NOT good: %s", reason);
+	s->boot_decided = true;
+	if (s->slot)
+		pc_demote(s->m, s->slot);
+	request(s, ACTION_REBOOT);
+}
+
+/* ------------------------------------------------------------------ container output */
+
+static const struct pc_sup *g_sup; /* for the log files of emit() */
+
+static void emit(struct pc_ctr *c)
+{
+	if (g_sup)
+		pc_log_line(g_sup, c->cfg->name, c->line, c->linelen);
+	char buf[sizeof c->line + PC_NAME_MAX + 8];
+	int n = snprintf(buf, sizeof buf, "[%s] %.*s\n", c->cfg->name, (int)c->linelen, c->line);
+	if (write(STDOUT_FILENO, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1)) < 0) {
+		/* console gone: nothing to do */
+	}
+	c->linelen = 0;
+}
+
+static void read_output(struct pc_ctr *c)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t n = read(c->out_fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0 || errno != EAGAIN) {
+				if (c->linelen)
+					emit(c);
+				close(c->out_fd);
+				c->out_fd = -1;
+			}
+			return;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' || c->linelen == sizeof c->line)
+				emit(c);
+			if (buf[i] != '\n')
+				c->line[c->linelen++] = buf[i];
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ start, health, exit */
+
+/* In the child: a service runs in its own session, its output into the pipe (or, for a console
+ * service, on /dev/console as its controlling terminal); the command is split on spaces. */
+static void exec_service(const struct pc_container *cfg, int out)
+{
+	char cmd[sizeof cfg->exec], *argv[64];
+	int argc = 0;
+	setsid();
+	if (cfg->console) {
+		int fd = open("/dev/console", O_RDWR);
+		if (fd < 0)
+			_exit(126);
+		ioctl(fd, TIOCSCTTY, 1);
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	} else {
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
+	}
+	snprintf(cmd, sizeof cmd, "%s", cfg->exec);
+	for (char *save = NULL, *tok = strtok_r(cmd, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	execv(argv[0], argv);
+	dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
+}
+
+static void start(struct pc_sup *s, struct pc_ctr *c)
+{
+	struct pc_err err;
+	char pidf[PC_PATH_MAX + 64];
+	int fds[2];
+
+	for (int i = 0; i < c->cfg->nvolumes; i++)
+		if (pc_mkdirs(c->cfg->volumes[i], &err) < 0)
+			LOG("container %s: %s", c->cfg->name, err.msg);
+	if (c->cfg->runtime_dir[0] && pc_mkdirs(c->cfg->runtime_dir, &err) < 0)
+		LOG("service %s: %s", c->cfg->name, err.msg);
+	pid_file(s, c, pidf, sizeof pidf);
+	unlink(pidf);
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		LOG("container %s: pipe: %s", c->cfg->name, strerror(errno));
+		return;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		LOG("container %s: fork: %s", c->cfg->name, strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		pc_child_reset();
+		if (c->cfg->service) {
+			exec_service(c->cfg, fds[1]);
+			_exit(127);
+		}
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "run", "--bundle", c->cfg->bundle,
+		      "--pid-file", pidf, c->cfg->name, (char *)NULL);
+		dprintf(STDERR_FILENO, "cannot run %s: %s\n", s->m->crun, strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	c->out_fd = fds[0];
+	c->run_pid = pid;
+	c->cpid = c->cfg->service ? pid : 0; /* a service's health checks look at its own /proc/PID/root */
+	c->fails = 0;
+	c->state = ST_RUNNING;
+	c->started_ms = c->next_check_ms = pc_now_ms();
+	LOG("%s %s: started (pid %d)", KIND(c), c->cfg->name, (int)pid);
+	if (c->cfg->health == HEALTH_NONE) /* healthy once it has stayed up for an interval */
+		c->next_check_ms = c->started_ms + c->cfg->health_interval * 1000LL;
+}
+
+static void check_result(struct pc_sup *s, struct pc_ctr *c, bool ok)
+{
+	c->check_pid = 0;
+	if (c->run_pid == 0)
+		return;
+	if (ok) {
+		c->fails = 0;
+		if (c->state == ST_RUNNING) {
+			c->state = ST_HEALTHY;
+			c->ever_healthy = true;
+			c->restarts = 0; /* a healthy start resets the backoff */
+			LOG("%s %s: healthy", KIND(c), c->cfg->name);
+		}
+	} else if (c->state == ST_HEALTHY && ++c->fails >= c->cfg->health_retries) {
+		LOG("%s %s: unhealthy (%d failed checks); stopping it", KIND(c), c->cfg->name, c->fails);
+		ctr_kill(s, c, "KILL", SIGKILL);
+	}
+}
+
+static pid_t container_pid(const struct pc_sup *s, struct pc_ctr *c)
+{
+	if (c->cpid == 0) {
+		char pidf[PC_PATH_MAX + 64];
+		pid_file(s, c, pidf, sizeof pidf);
+		char buf[32];
+		int fd = open(pidf, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			buf[n > 0 ? n : 0] = '\0';
+			long pid = strtol(buf, NULL, 10);
+			if (pid > 0)
+				c->cpid = (pid_t)pid;
+		}
+	}
+	return c->cpid;
+}
+
+static void run_check(struct pc_sup *s, struct pc_ctr *c, long long now)
+{
+	if (c->cfg->health == HEALTH_NONE) {
+		check_result(s, c, true);
+		c->next_check_ms = now + c->cfg->health_interval * 1000LL;
+		return;
+	}
+	if (c->cfg->health == HEALTH_READY_FILE) {
+		char path[PC_PATH_MAX + 600];
+		pid_t pid = container_pid(s, c);
+		bool ok = false;
+		if (pid > 0) {
+			snprintf(path, sizeof path, "/proc/%d/root%s", (int)pid, c->cfg->health_arg);
+			ok = access(path, F_OK) == 0;
+		}
+		check_result(s, c, ok);
+		c->next_check_ms = now + (c->state == ST_HEALTHY ? c->cfg->health_interval * 1000LL : READY_POLL_MS);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		pc_child_reset();
+		int devnull = open("/dev/null", O_RDWR);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		if (c->cfg->service)
+			execl("/bin/sh", "sh", "-c", c->cfg->health_arg, (char *)NULL);
+		else
+			execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "exec", c->cfg->name, "/bin/sh", "-c",
+			      c->cfg->health_arg, (char *)NULL);
+		_exit(127);
+	}
+	c->check_pid = pid;
+	c->check_deadline_ms = now + c->cfg->health_timeout * 1000LL;
+	c->next_check_ms = now + c->cfg->health_interval * 1000LL;
+}
+
+static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
+{
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	long long now = pc_now_ms();
+
+	if (c->out_fd >= 0)
+		read_output(c);
+	if (c->out_fd >= 0) {
+		close(c->out_fd);
+		c->out_fd = -1;
+	}
+	if (c->check_pid > 0)
+		kill(c->check_pid, SIGKILL);
+	c->run_pid = c->cpid = c->check_pid = 0;
+	LOG("%s %s: exited (status %d)", KIND(c), c->cfg->name, code);
+	if (!c->cfg->service)
+		crun(s, "delete", "-f", c->cfg->name, NULL);
+	if (s->action != ACTION_NONE || c->user_stopped) {
+		c->state = ST_EXITED;
+		return;
+	}
+	if (c->user_restart) {
+		c->user_restart = false;
+		c->state = ST_BACKOFF;
+		c->restart_at_ms = now;
+		c->total_restarts++;
+		return;
+	}
+	bool again = c->cfg->restart == RESTART_ALWAYS || (c->cfg->restart == RESTART_ON_FAILURE && code != 0);
+	if (!again) {
+		c->state = ST_EXITED;
+		if (c->cfg->required && !c->ever_healthy && !s->boot_decided)
+			boot_bad(s, "%s %s exited (status %d) before it was healthy", KIND(c), c->cfg->name, code);
+		return;
+	}
+	if (pc_crashloop_record(&c->loop, now)) {
+		c->state = ST_FAILED;
+		LOG("%s %s: failed (crash loop: %d restarts within %d s)", KIND(c), c->cfg->name, c->loop.limit,
+		    c->cfg->crash_window);
+		if (c->cfg->required && !s->boot_decided)
+			boot_bad(s, "%s %s is in a crash loop", KIND(c), c->cfg->name);
+		return;
+	}
+	c->restarts++;
+	c->total_restarts++;
+	long long delay = pc_backoff_ms(c->cfg->backoff_initial, c->cfg->backoff_max, c->restarts);
+	c->state = ST_BACKOFF;
+	c->restart_at_ms = now + delay;
+	LOG("%s %s: restarting in %lld.%03lld s", KIND(c), c->cfg->name, delay / 1000, delay % 1000);
+}
+
+static void reap(struct pc_sup *s)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < s->m->ncontainers; i++) {
+			struct pc_ctr *c = &s->c[i];
+			if (pid == c->run_pid)
+				exited(s, c, status);
+			else if (pid == c->check_pid)
+				check_result(s, c, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+		/* anything else is an orphan that was reparented to us: reaped, nothing more */
+	}
+}
+
+/* ------------------------------------------------------------------ scheduling */
+
+static bool deps_healthy(const struct pc_sup *s, const struct pc_ctr *c)
+{
+	for (int i = 0; i < c->cfg->ndeps; i++)
+		if (s->c[c->cfg->deps[i]].state != ST_HEALTHY)
+			return false;
+	return true;
+}
+
+static void decide_boot(struct pc_sup *s, long long now)
+{
+	if (s->boot_decided || s->action != ACTION_NONE)
+		return;
+	char waiting[512] = "";
+	for (int i = 0; i < s->m->ncontainers; i++) {
+		const struct pc_ctr *c = &s->c[i];
+		if (c->cfg->required && c->state != ST_HEALTHY)
+			snprintf(waiting + strlen(waiting), sizeof waiting - strlen(waiting), "%s%s", *waiting ? ", " : "",
+				 c->cfg->name);
+	}
+	if (!*waiting) {
+		s->boot_decided = true;
+		if (!s->slot) {
+			LOG("all containers healthy; no rauc.slot= on the kernel command line, so nothing to mark");
+			return;
+		}
+		struct pc_err err;
+		if (pc_mark_good(s->m, s->slot, &err) < 0)
+			LOG("cannot mark the boot good: %s", err.msg);
+		else {
+			s->boot_good = true;
+			LOG("boot good (slot %c)", s->slot);
+		}
+	} else if (now - s->start_ms > s->m->boot_deadline * 1000LL) {
+		boot_bad(s, "not healthy %d s after start: %s", s->m->boot_deadline, waiting);
+	}
+}
+
+/* One step of the orderly stop, last container first. True when everything is stopped. */
+static bool stop_step(struct pc_sup *s, long long now)
+{
+	while (s->stop_index >= 0) {
+		struct pc_ctr *c = &s->c[s->stop_index];
+		if (c->run_pid == 0) {
+			if (c->state == ST_BACKOFF || c->state == ST_WAITING)
+				c->state = ST_EXITED;
+			s->stop_index--;
+			s->stop_deadline = s->stop_retry = 0;
+			s->stop_killed = false;
+			continue;
+		}
+		if (s->stop_deadline == 0) {
+			LOG("%s %s: stopping", KIND(c), c->cfg->name);
+			s->stop_deadline = now + s->m->stop_timeout * 1000LL;
+			s->stop_retry = now;
+		}
+		if (!s->stop_killed && s->stop_retry && now >= s->stop_retry && now < s->stop_deadline) {
+			/* crun refuses a container it has not finished creating: try again shortly */
+			s->stop_retry = ctr_kill(s, c, "TERM", SIGTERM) == 0 ? 0 : now + STOP_RETRY_MS;
+		} else if (now >= s->stop_deadline && !s->stop_killed) {
+			LOG("%s %s: did not stop in %d s; killing it", KIND(c), c->cfg->name, s->m->stop_timeout);
+			ctr_kill(s, c, "KILL", SIGKILL);
+			s->stop_killed = true;
+			s->stop_deadline = now + KILL_GRACE_MS;
+		} else if (now >= s->stop_deadline) {
+			kill(c->run_pid, SIGKILL); /* crun itself hangs: it is reaped like any child */
+			s->stop_deadline = now + KILL_GRACE_MS;
+		}
+		return false;
+	}
+	return true;
+}
+
+static void tick(struct pc_sup *s, long long now)
+{
+	for (int i = 0; i < s->m->ncontainers; i++) {
+		struct pc_ctr *c = &s->c[i];
+		if (s->action != ACTION_NONE)
+			break;
+		if ((c->state == ST_WAITING && deps_healthy(s, c)) ||
+		    (c->state == ST_BACKOFF && now >= c->restart_at_ms))
+			start(s, c);
+		if (c->state == ST_RUNNING || c->state == ST_HEALTHY) {
+			if (c->check_pid == 0 && now >= c->next_check_ms)
+				run_check(s, c, now);
+			else if (c->check_pid > 0 && now >= c->check_deadline_ms)
+				kill(c->check_pid, SIGKILL); /* reaped as a failed check */
+		}
+	}
+	decide_boot(s, now);
+}
+
+static long long next_wake(const struct pc_sup *s, long long now)
+{
+	long long next = now + 1000; /* at least once a second: the watchdog */
+#define EARLIER(t)                                                                                 \
+	do {                                                                                       \
+		if ((t) < next)                                                                    \
+			next = (t);                                                                \
+	} while (0)
+	for (int i = 0; i < s->m->ncontainers; i++) {
+		const struct pc_ctr *c = &s->c[i];
+		if (c->state == ST_BACKOFF)
+			EARLIER(c->restart_at_ms);
+		if (c->state == ST_RUNNING || c->state == ST_HEALTHY)
+			EARLIER(c->check_pid > 0 ? c->check_deadline_ms : c->next_check_ms);
+	}
+	if (!s->boot_decided)
+		EARLIER(s->start_ms + s->m->boot_deadline * 1000LL + 1);
+	if (s->action != ACTION_NONE && s->stop_deadline)
+		EARLIER(s->stop_deadline);
+	if (s->action != ACTION_NONE && s->stop_retry)
+		EARLIER(s->stop_retry);
+#undef EARLIER
+	return next < now ? now : next;
+}
+
+void pc_sup_stop(struct pc_sup *s, struct pc_ctr *c)
+{
+	c->user_stopped = true;
+	c->user_restart = false;
+	if (c->run_pid > 0) {
+		LOG("%s %s: stopping (pycmctl)", KIND(c), c->cfg->name);
+		ctr_kill(s, c, "TERM", SIGTERM);
+	} else if (c->state != ST_WAITING) {
+		c->state = ST_EXITED;
+	}
+}
+
+void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c)
+{
+	c->user_stopped = false;
+	pc_crashloop_init(&c->loop, c->cfg->crash_restarts, c->cfg->crash_window);
+	if (c->run_pid > 0) {
+		LOG("%s %s: restarting (pycmctl)", KIND(c), c->cfg->name);
+		c->user_restart = true;
+		ctr_kill(s, c, "TERM", SIGTERM);
+	} else if (c->state != ST_WAITING) {
+		c->state = ST_BACKOFF;
+		c->restart_at_ms = pc_now_ms();
+		c->total_restarts++;
+	}
+}
+
+static void pet_watchdog(struct pc_sup *s)
+{
+	if (s->watchdog_fd >= 0 && write(s->watchdog_fd, "\0", 1) < 0)
+		LOG("watchdog: %s", strerror(errno));
+}
+
+enum pc_action pc_sup_run(struct pc_sup *s)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		LOG("signalfd: %s", strerror(errno));
+		return ACTION_REBOOT;
+	}
+	g_sup = s;
+	char logdir[PC_PATH_MAX + 16];
+	struct pc_err err;
+	snprintf(logdir, sizeof logdir, "%s/logs", s->run_dir);
+	if (pc_mkdirs(logdir, &err) < 0 || (s->data_logs[0] && pc_mkdirs(s->data_logs, &err) < 0))
+		LOG("logs: %s", err.msg);
+	s->control_fd = pc_control_listen(s->run_dir);
+	if (s->m->watchdog[0]) {
+		s->watchdog_fd = open(s->m->watchdog, O_WRONLY | O_CLOEXEC);
+		int timeout = s->m->watchdog_timeout;
+		if (s->watchdog_fd < 0)
+			LOG("WARNING: watchdog %s: %s; running without it", s->m->watchdog, strerror(errno));
+		else if (timeout && ioctl(s->watchdog_fd, WDIOC_SETTIMEOUT, &timeout) < 0)
+			LOG("watchdog %s armed; cannot set its timeout: %s", s->m->watchdog, strerror(errno));
+		else
+			LOG("watchdog %s armed (%d s)", s->m->watchdog, timeout);
+	}
+	for (;;) {
+		long long now = pc_now_ms();
+		pet_watchdog(s);
+		tick(s, now);
+		if (s->action != ACTION_NONE && stop_step(s, now))
+			break;
+		struct pollfd fds[2 + PC_MAX_CONTAINERS];
+		int map[2 + PC_MAX_CONTAINERS], n = 0;
+		fds[n] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		map[n++] = -1;
+		fds[n] = (struct pollfd){.fd = s->control_fd, .events = POLLIN};
+		map[n++] = -2;
+		for (int i = 0; i < s->m->ncontainers; i++)
+			if (s->c[i].out_fd >= 0) {
+				fds[n] = (struct pollfd){.fd = s->c[i].out_fd, .events = POLLIN};
+				map[n++] = i;
+			}
+		int timeout = (int)(next_wake(s, pc_now_ms()) - pc_now_ms());
+		if (poll(fds, (nfds_t)n, timeout < 0 ? 0 : timeout) < 0 && errno != EINTR) {
+			LOG("poll: %s", strerror(errno));
+			continue;
+		}
+		for (int i = 2; i < n; i++)
+			if (fds[i].revents && s->c[map[i]].out_fd >= 0)
+				read_output(&s->c[map[i]]);
+		if (fds[1].revents & POLLIN)
+			pc_control_serve(s, s->control_fd);
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof si) == sizeof si) {
+			switch (si.ssi_signo) {
+			case SIGCHLD:
+				break;
+			case SIGUSR2:
+				request(s, ACTION_POWEROFF);
+				break;
+			case SIGUSR1:
+				request(s, ACTION_HALT);
+				break;
+			default: /* SIGTERM and SIGINT: reboot, as busybox init does */
+				request(s, ACTION_REBOOT);
+				break;
+			}
+		}
+		reap(s);
+	}
+	close(sfd);
+	if (s->control_fd >= 0)
+		close(s->control_fd);
+	if (s->watchdog_fd >= 0 && s->action != ACTION_REBOOT) {
+		/* magic close: an orderly power-off must not end in a watchdog reset */
+		if (write(s->watchdog_fd, "V", 1) < 0)
+			LOG("watchdog: %s", strerror(errno));
+		close(s->watchdog_fd);
+	}
+	return s->action;
+}

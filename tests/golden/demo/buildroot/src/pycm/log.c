@@ -1,0 +1,40 @@
+#include "err.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void pc_log(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n = snprintf(buf, sizeof buf, "pycm: ");
+
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	if (write(STDOUT_FILENO, buf, (size_t)n) < 0) {
+		/* nowhere else to report it */
+	}
+}
+
+int pc_error(struct pc_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	err->code = code;
+	if (code) {
+		size_t len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof err->msg - len, ": %s", strerror(code));
+	}
+	return -1;
+}

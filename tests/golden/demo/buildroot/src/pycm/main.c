@@ -1,0 +1,118 @@
+/* pycm: the container manager, PID 1 of a pycontainers slot (docs/contract.md, docs/manifest.md).
+ *
+ *   pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] [--data-logs DIR] [--check]
+ *
+ * Container output goes to the console as "[NAME] line" and to size-capped logs: RUN_DIR/logs
+ * (tmpfs) and /data/pycontainers/logs (persistent; --data-logs sets it with --no-pid1). pycmctl
+ * talks to RUN_DIR/control.sock.
+ * --no-pid1 runs the supervisor without mounts, host name or reboot(2), for tests on a host; it
+ * exits 0 for power-off, 3 for reboot, 4 for halt. --check only parses the manifest (exit 0/2).
+ * PYCM_FW_SETENV and PYCM_RAUC override the fw_setenv and rauc commands.
+ */
+#define _GNU_SOURCE
+#include "bootstate.h"
+#include "log.h"
+#include "manifest.h"
+#include "pid1.h"
+#include "supervise.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef PYCM_VERSION
+#define PYCM_VERSION "0.1.0"
+#endif
+
+static int exit_code(enum pc_action a)
+{
+	return a == ACTION_REBOOT ? 3 : a == ACTION_HALT ? 4 : 0;
+}
+
+static void finish(bool pid1, enum pc_action a) __attribute__((noreturn));
+static void finish(bool pid1, enum pc_action a)
+{
+	if (pid1)
+		pc_final_shutdown(a);
+	exit(exit_code(a));
+}
+
+int main(int argc, char **argv)
+{
+	const char *manifest = "/etc/pycontainers/manifest", *cmdline = "/proc/cmdline", *run_dir = "/run/pycm";
+	const char *data_logs = NULL;
+	bool no_pid1 = false, check = false;
+	static const struct option opts[] = {
+		{"manifest", required_argument, NULL, 'm'}, {"no-pid1", no_argument, NULL, 'n'},
+		{"cmdline", required_argument, NULL, 'c'},  {"run-dir", required_argument, NULL, 'r'},
+		{"check", no_argument, NULL, 'k'},	    {"version", no_argument, NULL, 'V'},
+		{"data-logs", required_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
+	};
+	for (int o; (o = getopt_long(argc, argv, "m:", opts, NULL)) != -1;) {
+		switch (o) {
+		case 'm': manifest = optarg; break;
+		case 'n': no_pid1 = true; break;
+		case 'c': cmdline = optarg; break;
+		case 'r': run_dir = optarg; break;
+		case 'k': check = true; break;
+		case 'd': data_logs = optarg; break;
+		case 'V': printf("pycm %s\n", PYCM_VERSION); return 0;
+		default:
+			fprintf(stderr, "usage: pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] [--check]\n");
+			return 2;
+		}
+	}
+	bool pid1 = !no_pid1 && !check && getpid() == 1;
+	struct pc_err err;
+	static struct pc_manifest m;
+
+	if (check) {
+		if (pc_manifest_load(manifest, &m, &err) < 0) {
+			fprintf(stderr, "pycm: %s\n", err.msg);
+			return 2;
+		}
+		int nservices = 0;
+		for (int i = 0; i < m.ncontainers; i++)
+			nservices += m.c[i].service;
+		printf("pycm: %s: OK (%d containers, %d services)\n", manifest, m.ncontainers - nservices, nservices);
+		return 0;
+	}
+	if (pid1) {
+		if (chdir("/") < 0) {
+			/* nothing better to do */
+		}
+		setsid();
+		pc_early_mounts();
+		if (pc_partlabel_links("/sys/class/block", "/dev", &err) < 0)
+			LOG("%s", err.msg);
+	}
+	setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 0);
+	LOG("starting (manifest %s)", manifest);
+	if (pc_manifest_load(manifest, &m, &err) < 0) {
+		LOG("%s", err.msg);
+		LOG("boot NOT good: the manifest is invalid");
+		finish(pid1, ACTION_REBOOT);
+	}
+	if (pid1) {
+		if (sethostname(m.hostname, strlen(m.hostname)) < 0)
+			LOG("sethostname: %s", strerror(errno));
+		if (pc_mount_data(&m))
+			data_logs = "/data/pycontainers/logs";
+	}
+	if (pc_mkdirs(run_dir, &err) < 0 || pc_mkdirs(m.crun_root, &err) < 0)
+		LOG("%s", err.msg);
+	char slot = pc_booted_slot(cmdline);
+	if (!slot)
+		LOG("no rauc.slot= on the kernel command line: the boot will not be marked good");
+	static struct pc_sup sup;
+	pc_sup_init(&sup, &m, run_dir, slot);
+	if (data_logs)
+		snprintf(sup.data_logs, sizeof sup.data_logs, "%s", data_logs);
+	finish(pid1, pc_sup_run(&sup));
+}
