@@ -19,14 +19,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 FAKE_CRUN = r"""#!/bin/sh
-# fake crun: --root R run --bundle B --pid-file P NAME | kill NAME SIG | delete -f NAME | exec NAME sh -c CMD
+# fake crun: --root R run --bundle B --pid-file P NAME | kill [--all] NAME SIG | delete -f NAME | exec NAME sh -c CMD
 root=$2; shift 2
 echo "$*" >> "$root/calls.log"
 case "$1" in
 run) bundle=$3; pidf=$5; name=$6
      echo $$ > "$pidf"; echo $$ > "$root/$name.pid"
      exec /bin/sh "$bundle/run.sh" ;;
-kill) [ -f "$root/$2.pid" ] || { echo "container $2 does not exist" >&2; exit 1; }
+kill) [ "$2" = --all ] && shift
+      [ -f "$root/$2.pid" ] || { echo "container $2 does not exist" >&2; exit 1; }
       kill -s "$3" "$(cat "$root/$2.pid")"; exit 0 ;;
 delete) rm -f "$root/$3.pid"; exit 0 ;;
 exec) shift 2; exec "$@" ;;
@@ -225,6 +226,17 @@ def test_services_run_on_the_host_before_their_dependants_and_stop_after_them(py
     assert "did not stop" not in out
     assert not any(c.startswith("run") and "bus" in c for c in dev.calls())  # services do not go through crun
     assert (dev.base / "rt" / "bus").is_dir()
+
+
+def test_host_container_stop_signals_all_its_processes(pycm, dev):
+    """A host container shares the host's PID namespace: daemons it started in the background
+    outlive its init, so the stop signals every process of the container (crun kill --all)."""
+    dev.container("host", "exec sleep 60", role="host")
+    dev.container("app", "exec sleep 60")
+    p = dev.start(pycm)
+    wait_for(p, "boot good (slot A)")
+    stop(p)
+    assert [c for c in dev.calls() if c.startswith("kill")][:2] == ["kill app TERM", "kill --all host TERM"]
 
 
 def test_backoff_doubles(pycm, dev):
