@@ -4,7 +4,7 @@ OUT ?= build/demo
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast docs golden bench clean
+.PHONY: setup demo test test-fast test-boards docs golden bench clean
 
 setup:
 	@scripts/setup
@@ -19,6 +19,13 @@ demo: setup
 test: setup
 	$(MAKE) -C runtime test
 	$(VENV)/python -m pytest tests qemu $(PYTEST_ARGS)
+
+# The single-board QEMU tests (boot, fault injection, updates, power cuts) on every QEMU board;
+# `make test` runs them on qemuarm64 and the per-board boot + A/B matrix on all.
+test-boards: setup
+	@set -e; for b in $$(ls conf/boards/*.yml | xargs -n1 basename | sed 's/\.yml$$//'); do \
+		if grep -q '^qemu: *null' conf/boards/$$b.yml; then continue; fi; \
+		echo "== $$b"; $(VENV)/python -m pytest qemu --board $$b -k "not every_qemu_board" $(PYTEST_ARGS); done
 
 # Only the fast tests (no QEMU, no network).
 test-fast: setup

@@ -8,6 +8,7 @@ tests are kept and their path printed.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def pytest_addoption(parser):
     parser.addoption("--device", default="conf/devices/demo.yml", help="device file booted by the QEMU tests")
+    parser.addoption("--board", default=None,
+                     help="board the single-board tests (boot, faults, updates) run on; default: the device's own. "
+                          "`make test-boards` runs them on every QEMU board")
 
 
 def pytest_collection_modifyitems(items):
@@ -34,19 +38,24 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def device(request):
-    return load_device(ROOT / request.config.getoption("--device"))
+    return load_device(ROOT / request.config.getoption("--device"), request.config.getoption("--board"))
 
 
 @pytest.fixture(scope="session")
 def build_for(request, tmp_path_factory):
-    """build_for(board=None, device=None) -> (Device, OUTPUT dir) of a fresh build of a device
-    file (default: --device) on a board (default: its own); each built once per session."""
+    """build_for(board=None, device=None, shell=False) -> (Device, OUTPUT dir) of a fresh build
+    of a device file (default: --device) on a board (default: its own), with a root shell on the
+    console when `shell` (debug.console_shell: the update tests drive the device with it); each
+    built once per session."""
     cache: dict = {}
 
-    def build(board: str | None = None, device: str | None = None):
-        key = (board, device)
+    def build(board: str | None = None, device: str | None = None, shell: bool = False):
+        board = board or request.config.getoption("--board")
+        key = (board, device, shell)
         if key not in cache:
             dev = load_device(ROOT / (device or request.config.getoption("--device")), board)
+            if shell:
+                dev = dataclasses.replace(dev, console_shell=True)
             cache[key] = (dev, _build(dev, tmp_path_factory))
         return cache[key]
     return build

@@ -27,15 +27,22 @@ def build_bundle(device: Device, output: Path, version: str, bundle: Path) -> Pa
     vout = output / "versions" / version
     generate(versioned, vout, keys=keys)
     DebianBuild(versioned, vout).run()  # refuses a slot that does not fit, with the device file's line
+    slot_image = device.storage.slots[0].image
+    return pack_bundle(vout / "generated" / "contract" / "rauc" / "manifest.raucm",
+                       vout / "image" / slot_image, slot_image, keys.cert, keys.key, bundle)
+
+
+def pack_bundle(manifest: Path, image: Path, image_name: str, cert: Path, key: Path, bundle: Path) -> Path:
+    """`rauc bundle` of one slot image with its manifest.raucm, signed with key/cert; written
+    atomically (temp dir beside the bundle, then rename)."""
     bundle.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".bundle.", dir=bundle.parent) as tmp:
         content = Path(tmp) / "content"
         content.mkdir()
-        shutil.copy2(vout / "generated" / "contract" / "rauc" / "manifest.raucm", content / "manifest.raucm")
-        slot_image = device.storage.slots[0].image
-        (content / slot_image).hardlink_to(vout / "image" / slot_image)
+        shutil.copy2(manifest, content / "manifest.raucm")
+        (content / image_name).hardlink_to(image)
         out = Path(tmp) / bundle.name
-        r = subprocess.run(["rauc", "bundle", f"--cert={keys.cert}", f"--key={keys.key}", str(content), str(out)],
+        r = subprocess.run(["rauc", "bundle", f"--cert={cert}", f"--key={key}", str(content), str(out)],
                            capture_output=True, text=True)
         if r.returncode:
             raise UserError(f"rauc bundle failed: {(r.stderr or r.stdout).strip().splitlines()[-1]}")

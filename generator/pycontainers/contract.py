@@ -59,6 +59,11 @@ class Service:
     console: bool = False
     runtime_dir: str = ""
     depends_on: tuple[str, ...] = ()
+    # liveness once healthy: checked every interval s, each may take timeout s, restarted after
+    # `retries` failures in a row (rauc answers slowly while it writes a slot)
+    interval: int = 10
+    timeout: int = 30
+    retries: int = 3
 
 
 def services(device: Device) -> list[Service]:

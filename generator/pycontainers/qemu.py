@@ -57,10 +57,13 @@ def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks:
         argv += ["-bios", q["opensbi"], "-kernel", board.uboot_binary]
     else:
         argv += ["-bios", board.uboot_binary]
-    # virtio-mmio devices are numbered in reverse order of creation and U-Boot boots virtio0:
-    # extra disks go first so the system disk stays virtio0.
-    for i, d in enumerate([*extra_disks, disk]):
-        argv += ["-drive", f"if=none,id=disk{i},format={_format(d)},file={d}",
+    # U-Boot boots virtio 0: the system disk must get that number. Arm virt numbers its
+    # virtio-mmio devices in reverse order of creation (extra disks go before), PCI and riscv
+    # virt in order (after): the board's qemu.extra_disks says which.
+    disks = [*extra_disks, disk] if q.get("extra_disks") == "before" else [disk, *extra_disks]
+    for i, d in enumerate(disks):
+        ro = ",readonly=on" if d != disk else ""
+        argv += ["-drive", f"if=none,id=disk{i},format={_format(d)},file={d}{ro}",
                  "-device", f"{q['disk_interface']},drive=disk{i}"]
     if q.get("uboot_env_flash"):
         flash = uboot_env_flash(board)
@@ -169,8 +172,13 @@ class Machine:
     """A QEMU run of a built image. The image itself is never written: the machine boots a qcow2
     overlay that keeps its state across power cycles of this Machine."""
 
-    def __init__(self, board: Board, disk: Path, workdir: Path, *, echo: bool = False):
+    def __init__(self, board: Board, disk: Path, workdir: Path, *, echo: bool = False,
+                 extra_disks: tuple[Path, ...] = (), net: bool = False):
+        """extra_disks: more raw/qcow2 disks (e.g. one holding an update bundle), attached
+        read-only to the guest as later virtio disks; net: QEMU user networking (the host is
+        10.0.2.2 to the guest)."""
         self.board, self.disk, self.workdir, self.echo = board, disk, workdir, echo
+        self.extra_disks, self.net = tuple(extra_disks), net
         workdir.mkdir(parents=True, exist_ok=True)
         self.overlay = workdir / "disk.qcow2"
         self.console_log = workdir / "console.log"
@@ -196,7 +204,8 @@ class Machine:
 
         if not self.overlay.exists():
             self.make_overlay()
-        self.argv = qemu_argv(self.board, self.overlay, qmp=self.qmp_path)
+        self.argv = qemu_argv(self.board, self.overlay, qmp=self.qmp_path, extra_disks=self.extra_disks,
+                              net=self.net)
         (self.workdir / "qemu-argv.txt").write_text(shlex.join(self.argv) + "\n")
         self.log = open(self.console_log, "ab")
         self.log_start = self.log.tell()
@@ -249,6 +258,16 @@ class Machine:
             raise RuntimeError(f"{m.group(0).decode().strip()} (log: {self.console_log})")
         self.timeline.add(self.elapsed(), f"boot marked good (slot {m.group('slot').decode()})")
         return self.timeline
+
+    def run(self, command: str, timeout: float = 60) -> tuple[int, str]:
+        """Run a shell command on the console (a device with debug.console_shell) and return its
+        exit status and the console text it produced (the manager's lines may be mixed in)."""
+        self._runs = getattr(self, "_runs", 0) + 1
+        tag = f"PCRUN{self._runs}"
+        self.proc.sendline(f"{command}; echo {tag}=$?")
+        m = self.expect(rf"{tag}=(\d+)", timeout)
+        text = self.proc.before.decode(errors="replace")
+        return int(m.group(1)), text.split(f"{tag}=$?", 1)[-1]
 
     def output(self) -> str:
         """The console text of the current run so far."""
