@@ -3,6 +3,7 @@
     OUTPUT/generated/contract/   the on-disk contract every backend shares (docs/contract.md)
     OUTPUT/generated/yocto/      device layer, kas file, bitbake-setup configuration (issue 11)
     OUTPUT/generated/buildroot/  BR2_EXTERNAL tree: defconfig, pycm package, board files (issue 12)
+    OUTPUT/generated/labgrid/    labgrid environment (QEMUDriver, or a template for real hardware)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from .buildroot import write_buildroot
 from .contract import write_contract
+from .labgrid import write_labgrid
 from .keys import KeyPair, signing_keys
 from .model import Device
 from .render import Tree, publish
@@ -36,6 +38,7 @@ def render_all(device: Device, tree: Tree, keys: KeyPair, options: Options) -> N
     write_contract(device, tree, keys.cert.read_bytes())
     write_yocto(device, tree, options.series(device))
     write_buildroot(device, tree, options.buildroot(device))
+    write_labgrid(device, tree)
 
 
 def generate(device: Device, output: Path, options: Options | None = None, keys: KeyPair | None = None) -> Path:
