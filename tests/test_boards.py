@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
+import yaml
 
 import pycontainers.commands.board as board_cmd
 import pycontainers.commands.boards as boards_cmd
 import pycontainers.model as model
-from helpers import ROOT
+from helpers import ROOT, with_test_keys
+
+BOARDS = sorted(p.stem for p in (ROOT / "conf" / "boards").glob("*.yml"))
 
 
 @pytest.fixture
@@ -28,6 +32,9 @@ def test_boards_lists_every_board_with_what_it_supports(run_cli, boards_dir):
     assert lines[0].split()[:4] == ["BOARD", "ARCH", "DEBIAN", "QEMU"]
     row = next(l for l in lines if l.startswith("qemuarm64 "))
     assert "arm64/bookworm" in row and "yes" in row and "qemu_aarch64_virt_defconfig" in row
+    row = next(l for l in lines if l.startswith("qemuriscv64 "))
+    assert "riscv64/trixie" in row and "yes" in row and "qemu_riscv64_virt_defconfig" in row
+    assert {l.split()[0] for l in lines[1:]} == set(BOARDS)
 
 
 def test_board_new_scaffolds_a_valid_board(run_cli, boards_dir):
@@ -52,3 +59,22 @@ def test_an_invalid_board_is_reported_by_boards(run_cli, boards_dir):
     code, out, err = run_cli("boards")
     assert code == 2 and "broken.yml:3: arch: 'vax' is not one of aarch64, arm, x86_64, riscv64" in err
     assert "qemuarm64" in out
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_every_board_renders_for_yocto_and_buildroot(board, tmp_path):
+    """The reference device on each board renders for both Buildroot branches (every BR2_ symbol
+    verified for its branch with br-check, conf/buildroot-versions.yml) and for Yocto (the
+    board's MACHINE as the base of the device's machine)."""
+    from pycontainers import cli
+    verified = yaml.safe_load((ROOT / "conf" / "buildroot-versions.yml").read_text())["verified_symbols"]
+    machine = yaml.safe_load((ROOT / "conf" / "boards" / f"{board}.yml").read_text())["yocto"]["machine"]
+    for version in ("2025.02", "2026.02"):
+        out = with_test_keys(tmp_path / version)
+        assert cli.main(["generate", str(ROOT / "conf" / "devices" / "demo.yml"), "--board", board, "-o", str(out),
+                         "--buildroot-version", version]) == 0
+        (defconfig,) = (out / "generated" / "buildroot" / "configs").iterdir()
+        symbols = re.findall(r"^(?:# )?(BR2_\w+)", defconfig.read_text(), re.M)
+        assert symbols and [s for s in symbols if version not in verified.get(s, [])] == [], (board, version)
+        (conf,) = (out / "generated" / "yocto").glob("meta-*/conf/machine/*.conf")
+        assert f"require conf/machine/{machine}.conf\n" in conf.read_text()

@@ -122,10 +122,13 @@ class AptRepo:
         r = subprocess.run(["apt-get", *self._options(), "update", "-q"], capture_output=True, text=True,
                            env=dict(os.environ, LC_ALL="C.UTF-8"))
         failed = re.findall(r"^E: Failed to fetch (\S+)\s+(.*)$", r.stderr, re.M)
-        if r.returncode and failed and all(f"{self.suite}-security" in url for url, _ in failed):
-            # A mirror caught mid-sync: the other indices are fine. Go on, but say what is missing.
-            print(f"WARNING: apt-get update ({self.suite}/{self.arch}): the security archive's index could "
-                  f"not be fetched ({failed[0][1].strip()}); packages resolve without security updates "
+        extra = (f"{self.suite}-security", f"{self.suite}-updates")
+        if r.returncode and failed and all(any(e in url for e in extra) for url, _ in failed):
+            # A mirror caught mid-sync on the -security/-updates indices: the suite's own index is
+            # fine. Go on, but say what is missing.
+            names = sorted({e for url, _ in failed for e in extra if e in url})
+            print(f"WARNING: apt-get update ({self.suite}/{self.arch}): the index of {' and '.join(names)} "
+                  f"could not be fetched ({failed[0][1].strip()}); packages resolve without those updates "
                   "until it can", file=sys.stderr)
         elif r.returncode:
             errs = [l for l in r.stderr.splitlines() if l.startswith("E:")] or [f"exit {r.returncode}"]

@@ -28,7 +28,7 @@ from ..model import PROJECT_ROOT, Container, Device
 from ..render import publish
 from ..units import MIB, mib
 from .apt import AptRepo, write_lock
-from .kmod import copy_modules, depmod, kernel_version
+from .kmod import copy_modules, depmod, kernel_version, modules_dir
 
 # Host userspace of every slot (docs/contract.md); the kernel comes from the board.
 HOST_PACKAGES = ("busybox-static", "crun", "libubootenv-tool", "rauc", "dbus-daemon")
@@ -43,7 +43,8 @@ HOST_EXCLUDE = frozenset("""
     libpam-modules libpam-modules-bin libsemanage2 libsemanage-common libsepol2 systemd
     libsystemd-shared libkmod2 libip4tc2 libcryptsetup12 libargon2-1 libjson-c5 dmsetup
     libdevmapper1.02.1 tar mount libsmartcols1 libacl1 libmd0 libcrypt1 libsasl2-modules-db
-""".split())
+    libdb5.3t64 libbsd0 login.defs
+""".split())  # the last line: trixie's names (passwd's and libpam's dependencies there)
 # Files no device needs (globs): documentation, charset converters (20 MB of glibc's gconv),
 # static libraries and headers, hooks for tools the device does not run.
 PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
@@ -166,11 +167,11 @@ class DebianBuild:
     def kernel(self) -> tuple[Path, str]:
         """The unpacked kernel package (depmod run once) and its version."""
         (tree,) = self.unpacked([self.board.kernel_package], alone=True)
-        if not (tree / "lib" / "modules").is_dir():
+        if not modules_dir(tree).is_dir():
             raise UserError(f"{self.board.source}: debian.kernel_package: {self.board.kernel_package} "
                             f"has no kernel modules ({self.board.debian_suite}/{self.board.debian_arch})")
         kver = kernel_version(tree)
-        if not (tree / "lib" / "modules" / kver / "modules.dep").exists():
+        if not (modules_dir(tree) / kver / "modules.dep").exists():
             depmod(tree, kver)
         return tree, kver
 
@@ -200,8 +201,20 @@ class DebianBuild:
         musl_triplet = next((musl / "usr" / "lib").glob("*-linux-musl*")).name
         kernel_inc = [d for d in (f"/usr/{triplet}/include", f"/usr/include/{triplet}", "/usr/include")
                       if Path(d, "linux").is_dir() or Path(d, "asm").is_dir()]
+        musl_lib = musl / "usr" / "lib" / musl_triplet
+        if self.board.debian_suite != "bookworm":
+            # musl's objects without their debug sections: trixie's (riscv64) carry DWARF
+            # relocations (R_RISCV_SET/SUB_ULEB128, binutils >= 2.41) that bookworm's cross ld 2.40
+            # crashes on; the manager is stripped anyway (bookworm's musl links as it is, so those
+            # boards' manager stays byte for byte the same)
+            stripped = out / "musl-lib"
+            stripped.mkdir()
+            for name in ("crt1.o", "crti.o", "crtn.o", "libc.a"):
+                _run([f"{triplet}-objcopy", "--strip-debug", str(musl_lib / name), str(stripped / name)],
+                     f"preparing musl's {name} (objcopy)")
+            musl_lib = stripped
         _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}",
-              f"MUSL_INC={musl / 'usr' / 'include' / musl_triplet}", f"MUSL_LIB={musl / 'usr' / 'lib' / musl_triplet}",
+              f"MUSL_INC={musl / 'usr' / 'include' / musl_triplet}", f"MUSL_LIB={musl_lib}",
               f"KERNEL_INC={' '.join(kernel_inc)}", "pycm", "pycmctl"], "building pycm")
         for binary, path in (("pycm", contract.PYCM_PATH), ("pycmctl", contract.PYCMCTL_PATH)):
             dest = root / path.lstrip("/")
@@ -234,6 +247,11 @@ class DebianBuild:
         for tree in self.unpacked(list(c.image.packages)):
             _copy_tree(tree, dest)
         _prune(dest)
+        # merged /usr (trixie's packages install to usr/bin only; base-files, which carries the
+        # /bin -> usr/bin links, is not in a container's package set)
+        for d in ("bin", "sbin", "lib"):
+            if (dest / "usr" / d).is_dir() and not os.path.lexists(dest / d):
+                (dest / d).symlink_to(f"usr/{d}")
         if (dest / "bin" / "busybox").exists() and not (dest / "bin" / "sh").exists():
             (dest / "bin" / "sh").symlink_to("busybox")
         for mp in contract.container_mount_points(c):

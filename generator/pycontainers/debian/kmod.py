@@ -11,15 +11,23 @@ from pathlib import Path
 from ..errors import UserError
 
 
+def modules_dir(tree: Path) -> Path:
+    """lib/modules of an unpacked kernel package: at its root (bookworm), or under usr/ (trixie's
+    kernels install to /usr/lib/modules, merged /usr)."""
+    merged = tree / "usr" / "lib" / "modules"
+    return merged if merged.is_dir() and not (tree / "lib" / "modules").is_dir() else tree / "lib" / "modules"
+
+
 def kernel_version(tree: Path) -> str:
-    versions = sorted(p.name for p in (tree / "lib" / "modules").iterdir() if p.is_dir())
+    versions = sorted(p.name for p in modules_dir(tree).iterdir() if p.is_dir())
     if len(versions) != 1:
         raise UserError(f"{tree}: expected one kernel in lib/modules, found {versions or 'none'}")
     return versions[0]
 
 
 def depmod(tree: Path, kver: str) -> None:
-    r = subprocess.run(["depmod", "-b", str(tree), kver], capture_output=True, text=True)
+    base = modules_dir(tree).parent.parent  # depmod -b BASE reads BASE/lib/modules
+    r = subprocess.run(["depmod", "-b", str(base), kver], capture_output=True, text=True)
     if r.returncode:
         raise UserError(f"depmod failed for {kver}: {r.stderr.strip()} (apt-get install kmod)")
 
@@ -32,7 +40,7 @@ def _stem(rel: str) -> str:
 def module_order(tree: Path, kver: str, names: list[str]) -> list[str]:
     """Module files (relative to lib/modules/KVER) for `names` and their dependencies,
     each after everything it needs, in a deterministic order."""
-    mdir = tree / "lib" / "modules" / kver
+    mdir = modules_dir(tree) / kver
     deps: dict[str, list[str]] = {}
     for line in (mdir / "modules.dep").read_text().splitlines():
         target, _, needs = line.partition(":")
@@ -64,7 +72,7 @@ def module_order(tree: Path, kver: str, names: list[str]) -> list[str]:
 def copy_modules(tree: Path, kver: str, names: list[str], dest_root: Path) -> list[str]:
     """Copy the modules (uncompressed: busybox insmod reads plain .ko) into
     dest_root/lib/modules and return their paths relative to it, in load order."""
-    src = tree / "lib" / "modules" / kver
+    src = modules_dir(tree) / kver
     out = []
     for rel in module_order(tree, kver, names):
         plain = rel[: rel.index(".ko") + 3]
