@@ -108,6 +108,7 @@ class Board:
     source: Path
     watchdog_module: str | None = None
     watchdog_timeout: int = 0
+    boot_files: tuple[str, ...] = ()
 
     @property
     def initramfs_modules(self) -> tuple[str, ...]:
@@ -314,7 +315,8 @@ def load_board(path: Path, display: str | None = None) -> Board:
         yocto_layers=tuple(data["yocto"].get("layers", [])),
         buildroot_defconfig=data["buildroot"]["defconfig"], source=path,
         watchdog_module=(data.get("watchdog") or {}).get("module"),
-        watchdog_timeout=(data.get("watchdog") or {}).get("timeout", 0))
+        watchdog_timeout=(data.get("watchdog") or {}).get("timeout", 0),
+        boot_files=tuple(data.get("boot_files") or ()))
 
 
 # --------------------------------------------------------------------------------------------

@@ -247,7 +247,9 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
               lines(("BR2_TARGET_UBOOT", y),
                     ("BR2_TARGET_UBOOT_BUILD_SYSTEM_KCONFIG", y),
                     ("BR2_TARGET_UBOOT_BOARD_DEFCONFIG", _q(uboot["board"])),
-                    *parse_defconfig(uboot.get("config", "")))),
+                    *parse_defconfig(uboot.get("config", "")),
+                    *((("BR2_PACKAGE_RPI_FIRMWARE_CONFIG_FILE", _q(f"{bpath}/config.txt")),)
+                      if "firmware_config" in uboot else ()))),
         Block("Host tools: genimage (the disk), mkimage (boot.scr), mkenvimage (boot state), rauc (bundles)",
               lines(("BR2_PACKAGE_HOST_DOSFSTOOLS", y),
                     ("BR2_PACKAGE_HOST_GENIMAGE", y),
@@ -289,6 +291,9 @@ def write_buildroot(device: Device, tree: Tree, version: str) -> None:
     top, bdir = "buildroot", f"buildroot/{b.board_dir}"
     contract = tree.root / "contract"
 
+    firmware_config = load_versions().uboot[board.buildroot_defconfig].get("firmware_config")
+    if firmware_config:
+        tree.write(f"{bdir}/config.txt", firmware_config.encode())
     tree.render(f"{top}/external.desc", "buildroot/external.desc.j2", **ctx)
     tree.render(f"{top}/external.mk", "buildroot/external.mk.j2", **ctx)
     tree.render(f"{top}/Config.in", "buildroot/Config.in.j2", **ctx)

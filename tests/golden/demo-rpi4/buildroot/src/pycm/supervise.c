@@ -23,6 +23,9 @@
 /* Until a container is first healthy its ready file is polled this often (a stat is cheap and
  * the boot waits for it); afterwards every health-interval. */
 #define READY_POLL_MS 100
+/* An exec health check that fails before the first healthy one is repeated after this long
+ * (health-interval applies once healthy: it is the liveness period). */
+#define STARTUP_CHECK_MS 500
 #define KIND(c) ((c)->cfg->service ? "service" : "container")
 #define KILL_GRACE_MS 2000
 #define STOP_RETRY_MS 100
@@ -44,6 +47,9 @@ static int crun(const struct pc_sup *s, const char *a1, const char *a2, const ch
 /* Signal a container (crun kill) or a service (its process group: it is a session leader). */
 static int ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, const char *name, int sig)
 {
+	if (!c->cfg->service && c->cfg->role == ROLE_HOST)
+		/* no PID namespace: daemons it started outlive its init unless signalled too */
+		return crun(s, "kill", "--all", c->cfg->name, name);
 	if (!c->cfg->service)
 		return crun(s, "kill", c->cfg->name, name, NULL);
 	if (c->cfg->console && sig == SIGTERM)
@@ -239,6 +245,11 @@ static void check_result(struct pc_sup *s, struct pc_ctr *c, bool ok)
 			c->restarts = 0; /* a healthy start resets the backoff */
 			LOG("%s %s: healthy", KIND(c), c->cfg->name);
 		}
+	} else if (c->state == ST_RUNNING && c->cfg->health == HEALTH_EXEC) {
+		/* not ready yet: the boot waits for it, so ask again soon rather than a whole interval later */
+		long long soon = pc_now_ms() + STARTUP_CHECK_MS;
+		if (soon < c->next_check_ms)
+			c->next_check_ms = soon;
 	} else if (c->state == ST_HEALTHY && ++c->fails >= c->cfg->health_retries) {
 		LOG("%s %s: unhealthy (%d failed checks); stopping it", KIND(c), c->cfg->name, c->fails);
 		ctr_kill(s, c, "KILL", SIGKILL);
