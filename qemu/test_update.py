@@ -48,7 +48,8 @@ def report():
     if FIGURES:
         REPORT.parent.mkdir(parents=True, exist_ok=True)
         old = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-        REPORT.write_text(json.dumps({**old, **FIGURES}, indent=2) + "\n")
+        boards = {**old.get("boards", {}), **FIGURES.get("boards", {})}  # a run of some boards keeps the others
+        REPORT.write_text(json.dumps({**old, **FIGURES, **({"boards": boards} if boards else {})}, indent=2) + "\n")
 
 
 @pytest.fixture(scope="module")
