@@ -11,6 +11,11 @@ import pytest
 from helpers import DEVICES, ROOT, with_test_keys
 
 
+# The Buildroot tree carries a copy of runtime/ (the pycm package's local site): compared with
+# runtime/ itself, not kept a third time in the golden trees.
+RUNTIME_COPY = "buildroot/src/pycm/"
+
+
 def tree_files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -23,6 +28,10 @@ def test_golden_tree(device, run_cli, tmp_path, monkeypatch):
     assert code == 0, err
     golden = ROOT / "tests" / "golden" / device.stem
     got, want = tree_files(out / "generated"), tree_files(golden)
+    copies = {name: got.pop(name) for name in list(got) if name.startswith(RUNTIME_COPY)}
+    assert copies, "the Buildroot tree has no copy of the manager's sources"
+    for name, data in copies.items():
+        assert data == (ROOT / "runtime" / name[len(RUNTIME_COPY):]).read_bytes(), f"{name} is not runtime/'s"
     assert sorted(got) == sorted(want), "file list differs; run python tests/update_golden.py and review"
     for name in want:
         assert got[name] == want[name], f"{name} differs from the golden file; run python tests/update_golden.py"
