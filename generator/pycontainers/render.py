@@ -49,6 +49,14 @@ class Tree:
         path.chmod(mode)
         return path
 
+    def copy(self, src: Path, rel: str) -> None:
+        """Copy a file, or a directory's files (sorted, recursively), to rel in the tree."""
+        if src.is_dir():
+            for f in sorted(p for p in src.rglob("*") if p.is_file()):
+                self.write(f"{rel}/{f.relative_to(src)}", f.read_bytes())
+        else:
+            self.write(rel, src.read_bytes())
+
     def render(self, rel: str, template: str, mode: int = 0o644, **context) -> Path:
         return self.write(rel, render(template, **context), mode)
 

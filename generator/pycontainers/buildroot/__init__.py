@@ -276,14 +276,6 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
         watchdog_config=versions.watchdog_drivers.get(board.watchdog_module or ""), pycm_version=__version__)
 
 
-def _copy(tree: Tree, src: Path, rel: str) -> None:
-    if src.is_dir():
-        for f in sorted(p for p in src.rglob("*") if p.is_file()):
-            tree.write(f"{rel}/{f.relative_to(src)}", f.read_bytes())
-    else:
-        tree.write(rel, src.read_bytes())
-
-
 def write_buildroot(device: Device, tree: Tree, version: str) -> None:
     b = buildroot_device(device, version, load_versions())
     board = device.board
@@ -314,7 +306,7 @@ def write_buildroot(device: Device, tree: Tree, version: str) -> None:
                    (contract / "containers" / c.name / "config.json").read_bytes())
     for bc in b.containers:
         if bc.oci_source is not None:
-            _copy(tree, bc.oci_source, f"{bdir}/containers/{bc.name}/{bc.oci}")
+            tree.copy(bc.oci_source, f"{bdir}/containers/{bc.name}/{bc.oci}")
     if b.needs_python:
         tree.write(f"{bdir}/oci-unpack.py", Path(oci_unpack.__file__).read_bytes(), mode=0o755)
 

@@ -195,14 +195,6 @@ BBAPPEND_PURPOSE = {
 }
 
 
-def _copy_tree(tree: Tree, src: Path, rel: str) -> None:
-    if src.is_dir():
-        for f in sorted(p for p in src.rglob("*") if p.is_file()):
-            tree.write(f"{rel}/{f.relative_to(src)}", f.read_bytes())
-    else:
-        tree.write(rel, src.read_bytes())
-
-
 def write_yocto(device: Device, tree: Tree, series: str) -> None:
     y = yocto_device(device, series, load_pins())
     ctx = {"y": y, "device": device, "board": device.board, "storage": device.storage}
@@ -233,7 +225,7 @@ def write_yocto(device: Device, tree: Tree, series: str) -> None:
             tree.render(f"{cdir}/{c.rootfs_recipe}.bb", "yocto/container-rootfs.bb.j2", c=c, **ctx)
         else:
             assert c.oci_source is not None and c.oci is not None
-            _copy_tree(tree, c.oci_source, f"{cdir}/files/{c.oci}")
+            tree.copy(c.oci_source, f"{cdir}/files/{c.oci}")
 
     tree.render(f"{top}/kas.yml", "yocto/kas.yml.j2", **ctx)
     if y.facts.bitbake_setup:
