@@ -31,11 +31,6 @@ char pc_booted_slot(const char *cmdline_path)
 	return 0;
 }
 
-static const char *fw_setenv_tool(void)
-{
-	return getenv("PYCM_FW_SETENV") ? getenv("PYCM_FW_SETENV") : "fw_setenv";
-}
-
 int pc_env_get(const char *name, char *buf, size_t size)
 {
 	const char *tool = getenv("PYCM_FW_PRINTENV") ? getenv("PYCM_FW_PRINTENV") : "fw_printenv";
@@ -76,7 +71,7 @@ int pc_env_get(const char *name, char *buf, size_t size)
 
 static int set_left(char slot, int value, struct pc_err *err)
 {
-	const char *tool = fw_setenv_tool();
+	const char *tool = getenv("PYCM_FW_SETENV") ? getenv("PYCM_FW_SETENV") : "fw_setenv";
 	char var[32], val[16];
 	snprintf(var, sizeof var, "BOOT_%c_LEFT", slot);
 	snprintf(val, sizeof val, "%d", value);

@@ -44,9 +44,11 @@ static int crun(const struct pc_sup *s, const char *a1, const char *a2, const ch
 	return pc_run_wait(argv, true);
 }
 
-/* Signal a container (crun kill) or a service (its process group: it is a session leader). */
-static int ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, const char *name, int sig)
+/* Signal (SIGTERM or SIGKILL) a container (crun kill) or a service (its process group: it is a
+ * session leader). */
+static int ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, int sig)
 {
+	const char *name = sig == SIGKILL ? "KILL" : "TERM";
 	if (!c->cfg->service && c->cfg->role == ROLE_HOST)
 		/* no PID namespace: daemons it started outlive its init unless signalled too */
 		return crun(s, "kill", "--all", c->cfg->name, name);
@@ -149,13 +151,12 @@ static void read_output(struct pc_ctr *c)
 
 /* ------------------------------------------------------------------ start, health, exit */
 
-/* In the child: a service runs in its own session, its output into the pipe (or, for a console
- * service, on /dev/console as its controlling terminal); the command is split on spaces. */
-static void exec_service(const struct pc_container *cfg, int out)
+/* In the child: stdin from /dev/null and output into the pipe, or, for a console service, all
+ * three on /dev/console as its controlling terminal; a service gets its own session. */
+static void child_stdio(const struct pc_container *cfg, int out)
 {
-	char cmd[sizeof cfg->exec], *argv[64];
-	int argc = 0;
-	setsid();
+	if (cfg->service)
+		setsid();
 	if (cfg->console) {
 		int fd = open("/dev/console", O_RDWR);
 		if (fd < 0)
@@ -164,13 +165,20 @@ static void exec_service(const struct pc_container *cfg, int out)
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
-	} else {
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		dup2(out, STDOUT_FILENO);
-		dup2(out, STDERR_FILENO);
+		return;
 	}
+	int devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0)
+		dup2(devnull, STDIN_FILENO);
+	dup2(out, STDOUT_FILENO);
+	dup2(out, STDERR_FILENO);
+}
+
+/* In the child: exec a service's command, split on spaces. */
+static void exec_service(const struct pc_container *cfg)
+{
+	char cmd[sizeof cfg->exec], *argv[64];
+	int argc = 0;
 	snprintf(cmd, sizeof cmd, "%s", cfg->exec);
 	for (char *save = NULL, *tok = strtok_r(cmd, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
 		argv[argc++] = tok;
@@ -205,15 +213,11 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 	}
 	if (pid == 0) {
 		pc_child_reset();
+		child_stdio(c->cfg, fds[1]);
 		if (c->cfg->service) {
-			exec_service(c->cfg, fds[1]);
+			exec_service(c->cfg);
 			_exit(127);
 		}
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		dup2(fds[1], STDOUT_FILENO);
-		dup2(fds[1], STDERR_FILENO);
 		execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "run", "--bundle", c->cfg->bundle,
 		      "--pid-file", pidf, c->cfg->name, (char *)NULL);
 		dprintf(STDERR_FILENO, "cannot run %s: %s\n", s->m->crun, strerror(errno));
@@ -252,7 +256,7 @@ static void check_result(struct pc_sup *s, struct pc_ctr *c, bool ok)
 			c->next_check_ms = soon;
 	} else if (c->state == ST_HEALTHY && ++c->fails >= c->cfg->health_retries) {
 		LOG("%s %s: unhealthy (%d failed checks); stopping it", KIND(c), c->cfg->name, c->fails);
-		ctr_kill(s, c, "KILL", SIGKILL);
+		ctr_kill(s, c, SIGKILL);
 	}
 }
 
@@ -443,10 +447,10 @@ static bool stop_step(struct pc_sup *s, long long now)
 		}
 		if (!s->stop_killed && s->stop_retry && now >= s->stop_retry && now < s->stop_deadline) {
 			/* crun refuses a container it has not finished creating: try again shortly */
-			s->stop_retry = ctr_kill(s, c, "TERM", SIGTERM) == 0 ? 0 : now + STOP_RETRY_MS;
+			s->stop_retry = ctr_kill(s, c, SIGTERM) == 0 ? 0 : now + STOP_RETRY_MS;
 		} else if (now >= s->stop_deadline && !s->stop_killed) {
 			LOG("%s %s: did not stop in %d s; killing it", KIND(c), c->cfg->name, s->m->stop_timeout);
-			ctr_kill(s, c, "KILL", SIGKILL);
+			ctr_kill(s, c, SIGKILL);
 			s->stop_killed = true;
 			s->stop_deadline = now + KILL_GRACE_MS;
 		} else if (now >= s->stop_deadline) {
@@ -508,7 +512,7 @@ void pc_sup_stop(struct pc_sup *s, struct pc_ctr *c)
 	c->user_restart = false;
 	if (c->run_pid > 0) {
 		LOG("%s %s: stopping (pycmctl)", KIND(c), c->cfg->name);
-		ctr_kill(s, c, "TERM", SIGTERM);
+		ctr_kill(s, c, SIGTERM);
 	} else if (c->state != ST_WAITING) {
 		c->state = ST_EXITED;
 	}
@@ -521,7 +525,7 @@ void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c)
 	if (c->run_pid > 0) {
 		LOG("%s %s: restarting (pycmctl)", KIND(c), c->cfg->name);
 		c->user_restart = true;
-		ctr_kill(s, c, "TERM", SIGTERM);
+		ctr_kill(s, c, SIGTERM);
 	} else if (c->state != ST_WAITING) {
 		c->state = ST_BACKOFF;
 		c->restart_at_ms = pc_now_ms();
