@@ -133,17 +133,21 @@ VARIANTS = {
 }
 
 
-def update_disk(bundle: Path, tmp: Path) -> Path:
-    """A small ext4 disk labelled 'update' holding the bundle as update.raucb (a USB stick)."""
+def update_disk(tmp: Path, **bundles: Path) -> Path:
+    """A small ext4 disk labelled 'update' holding the bundles as NAME.raucb (a USB stick)."""
     content = tmp / "update-content"
     shutil.rmtree(content, ignore_errors=True)
     content.mkdir(parents=True)
-    os.link(bundle, content / "update.raucb")
+    for name, bundle in bundles.items():
+        os.link(bundle, content / f"{name}.raucb")
     disk = tmp / "update.img"
-    size = bundle.stat().st_size // 2**20 + 16
+    size = sum(b.stat().st_size for b in bundles.values()) // 2**20 + 16
     subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "update", "-d", str(content), str(disk), f"{size}M"],
                    check=True)
     return disk
+
+
+MOUNT_UPDATE = "mkdir -p /run/update && mount -o ro $(findfs LABEL=update) /run/update"
 
 
 def names(device) -> list[str]:
@@ -160,7 +164,7 @@ def boot_committed_a(m: Machine, device) -> None:
 
 
 def install_from_disk(m: Machine, timeout: float = 120) -> tuple[int, str, float]:
-    rc, _ = m.run("mkdir -p /run/update && mount -o ro $(findfs LABEL=update) /run/update")
+    rc, _ = m.run(MOUNT_UPDATE)
     assert rc == 0
     t = time.monotonic()
     rc, out = m.run("rauc install /run/update/update.raucb", timeout)
@@ -178,7 +182,7 @@ def test_good_update_from_disk_a_to_b(dev, make_bundle, tmp_path):
     bundle = make_bundle("good")
     FIGURES["bundle_size_mib"] = round(bundle.stat().st_size / 2**20, 1)
     with Machine(device.board, out / "image" / "disk.img", tmp_path / "run",
-                 extra_disks=(update_disk(bundle, tmp_path),)) as m:
+                 extra_disks=(update_disk(tmp_path, update=bundle),)) as m:
         boot_committed_a(m, device)
         rc, text, took = install_from_disk(m)
         assert rc == 0, text
@@ -231,7 +235,7 @@ def test_update_over_http(dev, make_bundle, tmp_path):
 def test_bad_bundle_is_refused_and_nothing_changes(kind, dev, make_bundle, tmp_path):
     device, out = dev
     with Machine(device.board, out / "image" / "disk.img", tmp_path / "run",
-                 extra_disks=(update_disk(make_bundle(kind), tmp_path),)) as m:
+                 extra_disks=(update_disk(tmp_path, update=make_bundle(kind)),)) as m:
         boot_committed_a(m, device)
         before = env_now(m)
         rc, slot_b = m.run("sha256sum /dev/disk/by-partlabel/rootfs_b")
@@ -252,7 +256,7 @@ def test_corrupt_payload_is_caught_while_writing_and_b_never_boots(dev, make_bun
     are disabled: bundle-formats=-plain.)"""
     device, out = dev
     with Machine(device.board, out / "image" / "disk.img", tmp_path / "run",
-                 extra_disks=(update_disk(make_bundle("flipped-payload"), tmp_path),)) as m:
+                 extra_disks=(update_disk(tmp_path, update=make_bundle("flipped-payload")),)) as m:
         boot_committed_a(m, device)
         rc, text, _ = install_from_disk(m)
         assert rc != 0 and "Input/output error" in text, text
@@ -283,7 +287,7 @@ def test_bad_update_rolls_back_to_a(kind, dev, make_bundle, tmp_path):
     device, out = dev
     FIGURES.setdefault("rollbacks", {})
     with Machine(device.board, out / "image" / "disk.img", tmp_path / "run",
-                 extra_disks=(update_disk(make_bundle(kind), tmp_path),)) as m:
+                 extra_disks=(update_disk(tmp_path, update=make_bundle(kind)),)) as m:
         boot_committed_a(m, device)
         rc, text, _ = install_from_disk(m)
         assert rc == 0, text
@@ -307,7 +311,7 @@ def committed_base(dev, make_bundle, tmp_path_factory) -> tuple[Path, Path]:
     image), and the update disk holding the good bundle."""
     device, out = dev
     where = tmp_path_factory.mktemp("base")
-    disk = update_disk(make_bundle("good"), where)
+    disk = update_disk(where, update=make_bundle("good"))
     with Machine(device.board, out / "image" / "disk.img", where / "run") as m:
         boot_committed_a(m, device)
         m.power_cut()
@@ -355,7 +359,7 @@ def test_power_cuts_during_install_and_first_boot(dev, committed_base, tmp_path)
         with machine_from(base, dev, tmp_path / f"trial{i}", extra_disks=(disk,)) as m:
             m.start()
             m.wait_boot(names(device))
-            rc, _ = m.run("mkdir -p /run/update && mount -o ro $(findfs LABEL=update) /run/update")
+            rc, _ = m.run(MOUNT_UPDATE)
             assert rc == 0
             m.proc.sendline("rauc install /run/update/update.raucb && reboot")
             deadline = time.monotonic() + delay
@@ -402,24 +406,18 @@ def test_every_qemu_board_updates_and_rolls_back(board, build_for, tmp_path):
     device, out = build_for(board, shell=True)
     good = build_bundle(device, out, "2.0.0", tmp_path / "good.raucb")
     bad = build_bundle(VARIANTS["crashloop"](device), out, "3.0.0-crashloop", tmp_path / "bad.raucb")
-    both = tmp_path / "bundles"
-    both.mkdir()
-    for b in (good, bad):
-        os.link(b, both / b.name)
-    disk = tmp_path / "update.img"
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "update", "-d", str(both), str(disk),
-                    f"{(good.stat().st_size + bad.stat().st_size) // 2**20 + 16}M"], check=True)
+    disk = update_disk(tmp_path, good=good, bad=bad)
     t0 = time.monotonic()
     with Machine(device.board, out / "image" / "disk.img", tmp_path / "run", extra_disks=(disk,)) as m:
         boot_committed_a(m, device)
-        rc, _ = m.run("mkdir -p /run/update && mount -o ro $(findfs LABEL=update) /run/update")
+        rc, _ = m.run(MOUNT_UPDATE)
         assert rc == 0
         rc, text = m.run("rauc install /run/update/good.raucb", 180)
         assert rc == 0, text
         m.proc.sendline("reboot")
         assert "slot B chosen" in m.wait_boot(names(device), timeout=180).format()
-        rc, text = m.run("grep VERSION /etc/pycontainers/release && mkdir -p /run/update && "
-                         "mount -o ro $(findfs LABEL=update) /run/update && rauc install /run/update/bad.raucb", 180)
+        rc, text = m.run(f"grep VERSION /etc/pycontainers/release && {MOUNT_UPDATE} && "
+                         "rauc install /run/update/bad.raucb", 180)
         assert rc == 0 and "2.0.0" in text, text
         m.proc.sendline("reboot")
         for left in range(device.boot_attempts - 1, -1, -1):

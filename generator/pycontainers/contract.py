@@ -27,6 +27,9 @@ DBUS_CONF_PATH = "/etc/pycontainers/dbus.conf"
 # dm-verity) and a network interface for installs over HTTP (QEMU boards: virtio-net).
 UPDATE_MODULES = ("loop", "squashfs", "dm_verity")
 DBUS_SOCKET_DIR = "/run/dbus"
+# Applets the initramfs /init (initramfs/init) calls, linked to busybox in every backend's initramfs.
+INITRAMFS_APPLETS = ("sh", "mount", "umount", "insmod", "switch_root", "sleep", "usleep", "reboot",
+                     "grep", "sed", "cat", "mkdir", "echo")
 CONTAINERS_DIR = "/usr/share/pycontainers/containers"  # one OCI bundle per container below it
 MOUNT_POINTS = ("proc", "sys", "dev", "run", "data", "tmp")
 SLOT_PATHS = {"manifest": MANIFEST_PATH, "release": RELEASE_PATH, "fw_env_config": FW_ENV_CONFIG_PATH,

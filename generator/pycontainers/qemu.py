@@ -179,6 +179,7 @@ class Machine:
         10.0.2.2 to the guest)."""
         self.board, self.disk, self.workdir, self.echo = board, disk, workdir, echo
         self.extra_disks, self.net = tuple(extra_disks), net
+        self._runs = 0  # commands run(), for unique end markers
         workdir.mkdir(parents=True, exist_ok=True)
         self.overlay = workdir / "disk.qcow2"
         self.console_log = workdir / "console.log"
@@ -262,7 +263,7 @@ class Machine:
     def run(self, command: str, timeout: float = 60) -> tuple[int, str]:
         """Run a shell command on the console (a device with debug.console_shell) and return its
         exit status and the console text it produced (the manager's lines may be mixed in)."""
-        self._runs = getattr(self, "_runs", 0) + 1
+        self._runs += 1
         tag = f"PCRUN{self._runs}"
         self.proc.sendline(f"{command}; echo {tag}=$?")
         m = self.expect(rf"{tag}=(\d+)", timeout)

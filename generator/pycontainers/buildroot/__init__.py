@@ -25,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from ..contract import DBUS_CONF_PATH, FILES, MOUNT_POINTS, SLOT_PATHS, container_mount_points
+from ..contract import (DBUS_CONF_PATH, FILES, INITRAMFS_APPLETS, MOUNT_POINTS, SLOT_PATHS,
+                        container_mount_points)
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
 from ..render import Tree
@@ -45,9 +46,6 @@ PACKAGE_MAP = {"busybox-static": "busybox"}
 KERNEL_FORMATS = {"Image": "BR2_LINUX_KERNEL_IMAGE", "Image.gz": "BR2_LINUX_KERNEL_IMAGEGZ",
                   "zImage": "BR2_LINUX_KERNEL_ZIMAGE", "bzImage": "BR2_LINUX_KERNEL_BZIMAGE"}
 
-# Applets the initramfs /init calls, linked to busybox in the initramfs.
-INITRAMFS_APPLETS = ("sh", "mount", "umount", "insmod", "switch_root", "sleep", "usleep", "reboot",
-                     "grep", "sed", "cat", "mkdir", "echo")
 
 # Contract file (under contract/) -> path in board/<device>/.
 BOARD_FILES = {

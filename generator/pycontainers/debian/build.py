@@ -50,9 +50,6 @@ HOST_EXCLUDE = frozenset("""
 PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
          "usr/share/bug", "usr/share/bash-completion", "usr/share/zsh", "usr/share/common-licenses",
          "usr/share/initramfs-tools", "usr/lib/*/gconv", "usr/lib/*/*.a", "usr/include")
-# Applets the initramfs /init calls; linked to busybox (applet lookup needs /proc otherwise).
-INITRAMFS_APPLETS = ("sh", "mount", "umount", "insmod", "switch_root", "sleep", "usleep", "reboot",
-                     "grep", "sed", "cat", "mkdir", "echo")
 # Applets of the slot's busybox linked by name: the shell, and mount/umount that RAUC runs.
 HOST_APPLETS = ("sh", "mount", "umount")
 SLOT_HEADROOM = 0.10  # free space a slot keeps over its assembled content
@@ -228,7 +225,7 @@ class DebianBuild:
         for d in ("bin", "dev", "proc", "sys", "newroot", "etc/initramfs", "lib/modules"):
             (root / d).mkdir(parents=True, exist_ok=True)
         shutil.copy2(busybox, root / "bin" / "busybox")
-        for applet in INITRAMFS_APPLETS:
+        for applet in contract.INITRAMFS_APPLETS:
             (root / "bin" / applet).symlink_to("busybox")
         shutil.copy2(self.contract / "initramfs" / "init", root / "init")
         order = copy_modules(ktree, kver, [*self.board.initramfs_modules, *contract.UPDATE_MODULES], root)
