@@ -43,8 +43,18 @@ def timeout_scale() -> float:
     return float(os.environ.get("PYCONTAINERS_TIMEOUT_SCALE", "1"))
 
 
+@dataclass(frozen=True)
+class KernelBoot:
+    """QEMU loads a kernel and initramfs itself, with this command line: the bootloader (and
+    its A/B choice) is left out. bench/compare.py boots its variants so."""
+
+    kernel: Path
+    initrd: Path
+    append: str
+
+
 def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks: tuple[Path, ...] = (),
-              net: bool = False) -> list[str]:
+              net: bool = False, kernel_boot: KernelBoot | None = None) -> list[str]:
     """The full QEMU command line for a board; logged by Machine so a run can be replayed by hand."""
     q = board.qemu
     if not q:
@@ -54,9 +64,14 @@ def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks:
     if q.get("cpu"):
         argv += ["-cpu", q["cpu"]]
     if q["firmware"] == "opensbi":
-        argv += ["-bios", q["opensbi"], "-kernel", board.uboot_binary]
+        argv += ["-bios", q["opensbi"]]
+    kernel = kernel_boot.kernel if kernel_boot else board.uboot_binary
+    if kernel_boot or q["firmware"] == "opensbi":
+        argv += ["-kernel", str(kernel)]
     else:
         argv += ["-bios", board.uboot_binary]
+    if kernel_boot:
+        argv += ["-initrd", str(kernel_boot.initrd), "-append", kernel_boot.append]
     # U-Boot boots virtio 0: the system disk must get that number. Arm virt numbers its
     # virtio-mmio devices in reverse order of creation (extra disks go before), PCI and riscv
     # virt in order (after): the board's qemu.extra_disks says which.
@@ -65,7 +80,7 @@ def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks:
         ro = ",readonly=on" if d != disk else ""
         argv += ["-drive", f"if=none,id=disk{i},format={_format(d)},file={d}{ro}",
                  "-device", f"{q['disk_interface']},drive=disk{i}"]
-    if q.get("uboot_env_flash"):
+    if q.get("uboot_env_flash") and not kernel_boot:
         flash = uboot_env_flash(board)
         argv += ["-drive", f"if=pflash,index={q['uboot_env_flash']['index']},format=raw,readonly=on,file={flash}"]
     if q.get("watchdog"):
@@ -173,12 +188,12 @@ class Machine:
     overlay that keeps its state across power cycles of this Machine."""
 
     def __init__(self, board: Board, disk: Path, workdir: Path, *, echo: bool = False,
-                 extra_disks: tuple[Path, ...] = (), net: bool = False):
+                 extra_disks: tuple[Path, ...] = (), net: bool = False, kernel_boot: KernelBoot | None = None):
         """extra_disks: more raw/qcow2 disks (e.g. one holding an update bundle), attached
         read-only to the guest as later virtio disks; net: QEMU user networking (the host is
-        10.0.2.2 to the guest)."""
+        10.0.2.2 to the guest); kernel_boot: QEMU loads the kernel, no bootloader."""
         self.board, self.disk, self.workdir, self.echo = board, disk, workdir, echo
-        self.extra_disks, self.net = tuple(extra_disks), net
+        self.extra_disks, self.net, self.kernel_boot = tuple(extra_disks), net, kernel_boot
         self._runs = 0  # commands run(), for unique end markers
         workdir.mkdir(parents=True, exist_ok=True)
         self.overlay = workdir / "disk.qcow2"
@@ -206,7 +221,7 @@ class Machine:
         if not self.overlay.exists():
             self.make_overlay()
         self.argv = qemu_argv(self.board, self.overlay, qmp=self.qmp_path, extra_disks=self.extra_disks,
-                              net=self.net)
+                              net=self.net, kernel_boot=self.kernel_boot)
         (self.workdir / "qemu-argv.txt").write_text(shlex.join(self.argv) + "\n")
         self.log = open(self.console_log, "ab")
         self.log_start = self.log.tell()
