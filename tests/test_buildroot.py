@@ -15,9 +15,6 @@ utils/check-package, support/scripts/br2-external) need the trees and are not he
 
 from __future__ import annotations
 
-import io
-import json
-import hashlib
 import re
 import shutil
 import subprocess
@@ -27,9 +24,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import ROOT, with_test_keys
+from helpers import ROOT, layer as _layer, make_layout, with_test_keys
 from pycontainers.buildroot import BOARD_FILES, OVERLAY_FILES, load_versions
-from pycontainers.buildroot.oci_unpack import OciError, unpack
+from pycontainers.oci import OciError, unpack
 
 DEVICES = {"demo": ROOT / "conf" / "devices" / "demo.yml", "demo-rpi4": ROOT / "conf" / "devices" / "demo-rpi4.yml"}
 VERSIONS_DATA = load_versions()
@@ -157,41 +154,6 @@ def test_packages_buildroot_cannot_build(run_cli, tmp_path):
 # OCI images: copied into the tree, unpacked by post-build with oci-unpack.py
 
 
-def _layer(entries) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as t:
-        for name, kind, arg, mode in entries:
-            ti = tarfile.TarInfo(name)
-            ti.mode = mode
-            if kind == "file":
-                ti.size = len(arg)
-                t.addfile(ti, io.BytesIO(arg))
-                continue
-            ti.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "link": tarfile.LNKTYPE}[kind]
-            ti.linkname = arg or ""
-            t.addfile(ti)
-    return buf.getvalue()
-
-
-def make_layout(root: Path, layers: list[bytes]) -> Path:
-    blobs = root / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-
-    def blob(data: bytes) -> dict:
-        digest = hashlib.sha256(data).hexdigest()
-        (blobs / digest).write_bytes(data)
-        return {"digest": f"sha256:{digest}", "size": len(data)}
-
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(b"{}")},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **blob(d)} for d in layers]}
-    index = {"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", **blob(json.dumps(manifest).encode())}]}
-    (root / "index.json").write_text(json.dumps(index))
-    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    return root
-
-
 def test_oci_unpack_layers_whiteouts_links_modes(tmp_path):
     lower = _layer([("bin", "dir", None, 0o755), ("bin/tool", "file", b"v1", 0o755),
                     ("etc", "dir", None, 0o755), ("etc/old", "file", b"x", 0o644),
@@ -237,7 +199,7 @@ def test_oci_device_copies_its_image_and_unpacks_it_in_post_build(run_cli, tmp_p
     board = br / "board" / "oci"
     assert (board / "containers/hostos/app/index.json").read_bytes() == (tmp_path / "app/index.json").read_bytes()
     assert "BR2_PACKAGE_HOST_PYTHON3=y" in (br / "configs" / "oci_defconfig").read_text()
-    assert '"${HOST_DIR}/bin/python3" "${BOARD_DIR}/oci-unpack.py" "${BOARD_DIR}/containers/hostos/app"' in \
+    assert '"${HOST_DIR}/bin/python3" "${BOARD_DIR}/oci-unpack.py" --kind oci-layout "${BOARD_DIR}/containers/hostos/app"' in \
         (board / "post-build.sh").read_text()
     # the copy in the tree is the tested module and runs on its own
     r = subprocess.run(["python3", str(board / "oci-unpack.py"), str(board / "containers/hostos/app"),

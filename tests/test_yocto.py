@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import ROOT, with_test_keys
+from helpers import ROOT, layer, make_layout, with_test_keys
 from pycontainers import cli
 from pycontainers.yocto.pins import SERIES, load_pins, pins_text
 
@@ -487,10 +487,7 @@ def test_pins_update_reports_a_missing_branch(run_cli, tmp_path, monkeypatch):
 def test_oci_archive_container(run_cli, tmp_path):
     """An oci-archive image is copied into the recipe's files/ and stays packed in SRC_URI (the
     class unpacks it with umoci); the recipe parses."""
-    layout = tmp_path / "layout"
-    layout.mkdir()
-    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}\n')
-    (layout / "index.json").write_text('{"schemaVersion": 2, "manifests": []}\n')
+    layout = make_layout(tmp_path / "layout", [layer([("bin/app", "file", b"#!/bin/sh\n", 0o755)])])
     subprocess.run(["tar", "-cf", str(tmp_path / "app.oci.tar"), "-C", str(layout), "."], check=True)
     device = DEVICES["demo"].read_text().replace("name: demo\n", "name: oci\n").replace(
         "packages: [busybox-static]", "oci-archive: app.oci.tar", 1)

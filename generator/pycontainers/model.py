@@ -15,7 +15,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from . import units
+from . import oci, units
 from .errors import Problem, ValidationError
 from .loader import LineDict, line_of, load_yaml, path_str
 
@@ -148,11 +148,14 @@ class Limits:
     pids: int | None
 
 
+IMAGE_FILES = oci.KINDS  # image kinds read from a layout or archive (oci.py, docs/images.md)
+
+
 @dataclass(frozen=True)
 class ImageSource:
-    kind: str  # packages | oci-layout | oci-archive
+    kind: str  # packages, or one of IMAGE_FILES
     packages: tuple[str, ...] = ()
-    path: Path | None = None
+    path: Path | None = None  # absolute
 
 
 @dataclass(frozen=True)
@@ -348,7 +351,7 @@ def _storage_problems(data: LineDict, display: str) -> list[Problem]:
     return problems
 
 
-def _container(c: dict) -> Container:
+def _container(c: dict, base: Path) -> Container:
     h = c.get("health") or {}
     if "ready_file" in h:
         kind, value = "ready-file", h["ready_file"]
@@ -361,7 +364,7 @@ def _container(c: dict) -> Container:
         image = ImageSource("packages", packages=tuple(img["packages"]))
     else:
         kind_ = next(iter(img))
-        image = ImageSource(kind_, path=Path(img[kind_]))
+        image = ImageSource(kind_, path=(base / img[kind_]).resolve())
     lim = c.get("limits") or {}
     backoff, loop = c.get("backoff") or {}, c.get("crash_loop") or {}
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(c.get("environment") or {})}
@@ -412,9 +415,14 @@ def _container_problems(data: LineDict, base: Path, display: str) -> list[Proble
                 add(i, "volumes", f"target {v['target']!r} is already used by volumes[{targets[v['target']]}]", [j, "target"])
             targets.setdefault(v["target"], j)
         img = c["image"]
-        for key in ("oci-layout", "oci-archive"):
-            if key in img and not (base / img[key]).exists():
+        for key in (k for k in IMAGE_FILES if k in img):
+            if not (base / img[key]).exists():
                 add(i, "image", f"{img[key]!r} does not exist (relative to {display})", [key])
+                continue
+            try:
+                oci.inspect(base / img[key], key)
+            except oci.OciError as e:
+                add(i, "image", f"{img[key]!r}: {e}", [key])
         if c["role"] == "host" and c.get("limits"):
             add(i, "limits", "limits apply to app containers only")
     if not problems:
@@ -513,7 +521,7 @@ def load_device(path: Path, board_override: str | None = None) -> Device:
         compatible=data.get("compatible", f"pycontainers-{data['name']}-{board.name}"),
         hostname=data.get("hostname", data["name"]), board=board,
         storage=_storage(data.get("storage") or {}),
-        containers=tuple(_container(conts[i]) for i in _start_order(conts)),
+        containers=tuple(_container(conts[i], path.parent) for i in _start_order(conts)),
         boot_attempts=update.get("boot_attempts", 3),
         boot_deadline=units.seconds(update.get("boot_deadline", "60s")),
         console_shell=(data.get("debug") or {}).get("console_shell", False),

@@ -27,10 +27,10 @@ import yaml
 
 from ..contract import (DBUS_CONF_PATH, FILES, INITRAMFS_APPLETS, MOUNT_POINTS, SLOT_PATHS,
                         container_mount_points)
+from .. import oci
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
 from ..render import Tree
-from . import oci_unpack
 
 VERSIONS_FILE = PROJECT_ROOT / "conf" / "buildroot-versions.yml"
 RUNTIME_DIR = PROJECT_ROOT / "runtime"
@@ -125,6 +125,7 @@ class BrContainer:
     rootfs: str  # path of its root filesystem in the slot
     busybox: bool  # the target's busybox goes in
     oci: str | None  # board/<device>/containers/<name>/<this>: layout dir or archive to unpack
+    oci_kind: str | None  # its image kind (oci-unpack.py --kind)
     oci_source: Path | None
     mountpoints: tuple[str, ...]
 
@@ -178,11 +179,10 @@ def _container(device: Device, c: Container) -> BrContainer:
             raise UserError(
                 f"{device.display}: container {c.name}: image.packages: {', '.join(map(repr, unknown))} "
                 f"cannot be built by the Buildroot backend (it maps only {', '.join(sorted(PACKAGE_MAP))}, "
-                "to the target's busybox); use an oci-layout or oci-archive image")
-        return BrContainer(c.name, f"{c.bundle}/rootfs", True, None, None, mps)
+                "to the target's busybox); use an oci-layout, oci-archive or docker-archive image")
+        return BrContainer(c.name, f"{c.bundle}/rootfs", True, None, None, None, mps)
     assert c.image.path is not None
-    source = (device.source.parent / c.image.path).resolve()
-    return BrContainer(c.name, f"{c.bundle}/rootfs", False, source.name, source, mps)
+    return BrContainer(c.name, f"{c.bundle}/rootfs", False, c.image.path.name, c.image.kind, c.image.path, mps)
 
 
 def buildroot_device(device: Device, version_name: str, versions: Versions) -> BrDevice:
@@ -306,7 +306,7 @@ def write_buildroot(device: Device, tree: Tree, version: str) -> None:
         if bc.oci_source is not None:
             tree.copy(bc.oci_source, f"{bdir}/containers/{bc.name}/{bc.oci}")
     if b.needs_python:
-        tree.write(f"{bdir}/oci-unpack.py", Path(oci_unpack.__file__).read_bytes(), mode=0o755)
+        tree.write(f"{bdir}/oci-unpack.py", Path(oci.__file__).read_bytes(), mode=0o755)
 
     tree.render(f"{bdir}/linux.fragment", "buildroot/linux.fragment.j2", **ctx)
     tree.render(f"{bdir}/busybox.fragment", "buildroot/busybox.fragment.j2", **ctx)

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import contract
+from .. import contract, oci
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
 from ..render import publish
@@ -219,7 +219,7 @@ class DebianBuild:
             shutil.copy2(out / binary, dest)
             _run([f"{self.board.cross_compiler}-strip", str(dest)], f"stripping {binary}")
 
-    def initramfs(self, busybox: Path, ktree: Path, kver: str, dest: Path) -> None:
+    def initramfs(self, busybox: Path, ktree: Path, kver: str, dest: Path, extra_modules: tuple[str, ...] = ()) -> None:
         root = self.work / "initramfs"
         shutil.rmtree(root, ignore_errors=True)
         for d in ("bin", "dev", "proc", "sys", "newroot", "etc/initramfs", "lib/modules"):
@@ -228,7 +228,7 @@ class DebianBuild:
         for applet in contract.INITRAMFS_APPLETS:
             (root / "bin" / applet).symlink_to("busybox")
         shutil.copy2(self.contract / "initramfs" / "init", root / "init")
-        order = copy_modules(ktree, kver, [*self.board.initramfs_modules, *contract.UPDATE_MODULES], root)
+        order = copy_modules(ktree, kver, [*self.board.initramfs_modules, *contract.UPDATE_MODULES, *extra_modules], root)
         (root / "etc" / "initramfs" / "modules").write_text("".join(f"{m}\n" for m in order))
         files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "--reproducible"],
@@ -238,9 +238,14 @@ class DebianBuild:
         dest.write_bytes(gzip.compress(cpio.stdout, compresslevel=9, mtime=0))
 
     def container_rootfs(self, c: Container, dest: Path) -> None:
-        if c.image.kind != "packages":
-            raise UserError(f"{self.device.display}: container {c.name}: image source {c.image.kind} is not "
-                            "supported by the Debian backend yet (use image.packages)")
+        if c.image.kind == "packages":
+            self.packages_rootfs(c, dest)
+        else:
+            image_rootfs(self.device, c, dest)
+        for mp in contract.container_mount_points(c):
+            (dest / mp.lstrip("/")).mkdir(parents=True, exist_ok=True)
+
+    def packages_rootfs(self, c: Container, dest: Path) -> None:
         for tree in self.unpacked(list(c.image.packages)):
             _copy_tree(tree, dest)
         _prune(dest)
@@ -251,15 +256,15 @@ class DebianBuild:
                 (dest / d).symlink_to(f"usr/{d}")
         if (dest / "bin" / "busybox").exists() and not (dest / "bin" / "sh").exists():
             (dest / "bin" / "sh").symlink_to("busybox")
-        for mp in contract.container_mount_points(c):
-            (dest / mp.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
-    def slot(self, root: Path) -> None:
-        """Assemble the slot rootfs tree (docs/contract.md, "Slot contents")."""
+    def slot(self, root: Path, packages: tuple[str, ...] = HOST_PACKAGES, exclude: frozenset = HOST_EXCLUDE,
+             manager: bool = True) -> None:
+        """Assemble the slot rootfs tree (docs/contract.md, "Slot contents"). bench/compare.py
+        assembles its peers' slots with other packages and without the manager and bundles."""
         t = time.monotonic()
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
-        for tree in self.unpacked(list(HOST_PACKAGES), exclude=HOST_EXCLUDE):
+        for tree in self.unpacked(list(packages), exclude=exclude):
             _copy_tree(tree, root)
         _prune(root)
         self.report.phase("packages", t)
@@ -283,10 +288,6 @@ class DebianBuild:
         self.initramfs(root / "bin" / "busybox", ktree, kver, root / "boot" / contract.INITRAMFS_NAME)
         self.report.phase("kernel+initramfs", t)
 
-        t = time.monotonic()
-        self.pycm(root)
-        self.report.phase("pycm", t)
-
         placed = {
             contract.MANIFEST_PATH: "pycm/manifest", contract.RELEASE_PATH: "release",
             contract.FW_ENV_CONFIG_PATH: "fw_env.config", contract.RAUC_CONF_PATH: "rauc/system.conf",
@@ -296,6 +297,12 @@ class DebianBuild:
             dest = root / target.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(self.contract / src, dest)
+        if not manager:
+            return
+
+        t = time.monotonic()
+        self.pycm(root)
+        self.report.phase("pycm", t)
 
         t = time.monotonic()
         for c in self.device.containers:
@@ -406,6 +413,17 @@ class DebianBuild:
             self.report.sizes["disk image"] = (out.root / "disk.img").stat().st_size
         self.report.timings["total"] = time.monotonic() - start
         return self.output / "image"
+
+
+def image_rootfs(device: Device, c: Container, dest: Path) -> None:
+    """Unpack a container's oci-layout, oci-archive or docker-archive into dest (oci.py, the
+    unpacker the Buildroot tree runs too)."""
+    assert c.image.path is not None
+    try:
+        oci.unpack(c.image.path, dest, c.image.kind)
+    except (oci.OciError, OSError) as e:
+        raise UserError(f"{device.display}: container {c.name}: image.{c.image.kind}: "
+                        f"{c.image.path.name}: {e}") from None
 
 
 def _uboot_arch(arch: str) -> str:

@@ -16,10 +16,13 @@ Yocto names below are derived once in `yocto_device()` and the templates only fo
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import oci
 from ..contract import container_mount_points
+from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device, Partition
 from ..render import Tree
 from .pins import Pins, Source, load_pins
@@ -70,6 +73,7 @@ class YoctoContainer:
     oci: str | None  # file or directory name of an OCI layout/archive in the recipe's files/
     oci_uri: str | None  # its SRC_URI entry (an archive stays packed: the class unpacks it)
     oci_source: Path | None  # where it is copied from
+    oci_convert: bool  # a docker-archive, written as an OCI layout (umoci reads only those)
     mountpoints: tuple[str, ...]
 
 
@@ -117,12 +121,14 @@ def _container(device: Device, c: Container) -> YoctoContainer:
     recipe = f"{device.name}-container-{c.name}"
     if c.image.kind == "packages":
         pkgs = tuple(YOCTO_PACKAGE_NAMES.get(p, p) for p in c.image.packages)
-        return YoctoContainer(c.name, recipe, f"{recipe}-rootfs", pkgs, None, None, None,
+        return YoctoContainer(c.name, recipe, f"{recipe}-rootfs", pkgs, None, None, None, False,
                               tuple(container_mount_points(c)))
-    assert c.image.path is not None
-    source = (device.source.parent / c.image.path).resolve()
-    uri = f"file://{source.name};unpack=0" if c.image.kind == "oci-archive" else f"file://{source.name}"
-    return YoctoContainer(c.name, recipe, None, (), source.name, uri, source, tuple(container_mount_points(c)))
+    source = c.image.path
+    assert source is not None
+    convert = c.image.kind == "docker-archive"
+    name = source.name.removesuffix(".tar") + ".oci" if convert else source.name
+    uri = f"file://{name};unpack=0" if c.image.kind == "oci-archive" else f"file://{name}"
+    return YoctoContainer(c.name, recipe, None, (), name, uri, source, convert, tuple(container_mount_points(c)))
 
 
 def _partition(p: Partition, facts: SeriesFacts) -> WksPartition:
@@ -195,6 +201,18 @@ BBAPPEND_PURPOSE = {
 }
 
 
+def _write_converted(device: Device, c: YoctoContainer, tree: Tree, rel: str) -> None:
+    """A docker-archive as the OCI image layout umoci unpacks: the same config and layer bytes."""
+    assert c.oci_source is not None
+    with tempfile.TemporaryDirectory(prefix="pycontainers-oci.") as tmp:
+        try:
+            oci.docker_to_layout(c.oci_source, Path(tmp))
+        except (oci.OciError, OSError) as e:
+            raise UserError(f"{device.display}: container {c.name}: image.docker-archive: "
+                            f"{c.oci_source.name}: {e}") from None
+        tree.copy(Path(tmp), rel)
+
+
 def write_yocto(device: Device, tree: Tree, series: str) -> None:
     y = yocto_device(device, series, load_pins())
     ctx = {"y": y, "device": device, "board": device.board, "storage": device.storage}
@@ -225,7 +243,10 @@ def write_yocto(device: Device, tree: Tree, series: str) -> None:
             tree.render(f"{cdir}/{c.rootfs_recipe}.bb", "yocto/container-rootfs.bb.j2", c=c, **ctx)
         else:
             assert c.oci_source is not None and c.oci is not None
-            tree.copy(c.oci_source, f"{cdir}/files/{c.oci}")
+            if c.oci_convert:
+                _write_converted(device, c, tree, f"{cdir}/files/{c.oci}")
+            else:
+                tree.copy(c.oci_source, f"{cdir}/files/{c.oci}")
 
     tree.render(f"{top}/kas.yml", "yocto/kas.yml.j2", **ctx)
     if y.facts.bitbake_setup:
