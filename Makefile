@@ -4,7 +4,7 @@ OUT ?= build/demo
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast test-boards docs golden bench clean
+.PHONY: setup demo test test-fast test-boards docs golden bench compare clean
 
 setup:
 	@scripts/setup
@@ -40,6 +40,10 @@ golden: setup
 
 bench: setup
 	$(VENV)/python bench/boot.py
+
+# pycm + crun against Docker and Podman in the same QEMU guest (docs/performance.md; ~25 min)
+compare: setup
+	$(VENV)/python bench/compare.py -o build/compare
 
 clean:
 	rm -rf build runtime/out
