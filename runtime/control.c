@@ -57,12 +57,14 @@ static void put(struct reply *r, const char *fmt, ...)
 static void status(const struct pc_sup *s, struct reply *r, bool json)
 {
 	const char *boot = !s->boot_decided ? "pending" : s->boot_good ? "good" : "not-good";
+	static const char *phases[] = {"none", "staging", "switching", "trial"};
 	if (json)
-		put(r, "{\"device\":\"%s\",\"slot\":\"%c\",\"boot\":\"%s\",\"containers\":[", s->m->device,
-		    s->slot ? s->slot : '-', boot);
+		put(r, "{\"device\":\"%s\",\"slot\":\"%c\",\"boot\":\"%s\",\"revision\":\"%s\",\"update\":\"%s\","
+		    "\"containers\":[", s->m->device, s->slot ? s->slot : '-', boot, s->revision, phases[s->upd.phase]);
 	else
-		put(r, "device %s, slot %c, boot %s\n%-20s %-8s %7s %8s\n", s->m->device, s->slot ? s->slot : '-', boot,
-		    "NAME", "STATE", "PID", "RESTARTS");
+		put(r, "device %s, slot %c, boot %s, app revision %s%s%s\n%-20s %-8s %7s %8s\n", s->m->device,
+		    s->slot ? s->slot : '-', boot, s->revision, s->upd.phase ? ", update " : "",
+		    s->upd.phase ? phases[s->upd.phase] : "", "NAME", "STATE", "PID", "RESTARTS");
 	for (int i = 0; i < s->m->ncontainers; i++) {
 		const struct pc_ctr *c = &s->c[i];
 		if (json)
@@ -90,26 +92,57 @@ static void tail_file(struct reply *r, const char *path, size_t max)
 	close(fd);
 }
 
-static void handle(struct pc_sup *s, char *req, struct reply *r)
+#define COMMANDS "status [--json], restart NAME, stop NAME, logs NAME, app-update FILE, app-rollback, " \
+		 "factory-reset [--wipe-data]"
+
+/* Returns true when the answer comes later (an app update: on fd, once committed or rolled back). */
+static bool handle(struct pc_sup *s, char *req, struct reply *r, int fd)
 {
 	char *cmd = strtok(req, " \n"), *arg = strtok(NULL, " \n");
+	char msg[512];
 	if (!cmd) {
 		put(r, "ERR empty request\n");
-		return;
+		return false;
+	}
+	if (!strcmp(cmd, "app-update") || !strcmp(cmd, "app-rollback")) {
+		if (!strcmp(cmd, "app-update") && !arg) {
+			put(r, "ERR app-update: give the path of an app bundle\n");
+			return false;
+		}
+		if (s->action != ACTION_NONE) {
+			put(r, "ERR shutting down\n");
+			return false;
+		}
+		if (pc_apps_request(s, arg && !strcmp(cmd, "app-update") ? arg : "previous", fd, msg, sizeof msg) < 0) {
+			put(r, "ERR %s: %s\n", cmd, msg);
+			return false;
+		}
+		return true;
+	}
+	if (!strcmp(cmd, "factory-reset")) {
+		if (arg && strcmp(arg, "--wipe-data")) {
+			put(r, "ERR factory-reset: unknown option '%s'; allowed: --wipe-data\n", arg);
+			return false;
+		}
+		if (pc_apps_factory_reset(s, arg != NULL, msg, sizeof msg) < 0)
+			put(r, "ERR factory-reset: %s\n", msg);
+		else
+			put(r, "OK\n%s\n", msg);
+		return false;
 	}
 	if (!strcmp(cmd, "status")) {
 		put(r, "OK\n");
 		status(s, r, arg && !strcmp(arg, "--json"));
-		return;
+		return false;
 	}
 	if (strcmp(cmd, "restart") && strcmp(cmd, "stop") && strcmp(cmd, "logs")) {
-		put(r, "ERR unknown command '%s'; allowed: status [--json], restart NAME, stop NAME, logs NAME\n", cmd);
-		return;
+		put(r, "ERR unknown command '%s'; allowed: " COMMANDS "\n", cmd);
+		return false;
 	}
 	int i = arg ? pc_manifest_find(s->m, arg) : -1;
 	if (i < 0) {
 		put(r, "ERR %s: no container named '%s'\n", cmd, arg ? arg : "");
-		return;
+		return false;
 	}
 	struct pc_ctr *c = &s->c[i];
 	if (!strcmp(cmd, "logs")) {
@@ -119,17 +152,18 @@ static void handle(struct pc_sup *s, char *req, struct reply *r)
 		tail_file(r, path, PC_LOG_RUN_CAP);
 		snprintf(path, sizeof path, "%s/logs/%s.log", s->run_dir, c->cfg->name);
 		tail_file(r, path, PC_LOG_RUN_CAP);
-		return;
+		return false;
 	}
-	if (s->action != ACTION_NONE) {
-		put(r, "ERR shutting down\n");
-		return;
+	if (s->action != ACTION_NONE || s->upd.phase == UPD_STOPPING) {
+		put(r, "ERR %s\n", s->action != ACTION_NONE ? "shutting down" : "an app update is switching containers");
+		return false;
 	}
 	if (!strcmp(cmd, "stop"))
 		pc_sup_stop(s, c);
 	else
 		pc_sup_restart(s, c);
 	put(r, "OK\n%s %s\n", strcmp(cmd, "stop") ? "restarting" : "stopping", c->cfg->name);
+	return false;
 }
 
 void pc_control_serve(struct pc_sup *s, int listen_fd)
@@ -152,7 +186,8 @@ void pc_control_serve(struct pc_sup *s, int listen_fd)
 	req[len] = '\0';
 	static struct reply r;
 	r.len = 0;
-	handle(s, req, &r);
+	if (handle(s, req, &r, fd))
+		return; /* the update answers on fd when it is done */
 	for (size_t off = 0; off < r.len;) {
 		ssize_t n = write(fd, r.buf + off, r.len - off);
 		if (n <= 0)

@@ -2,11 +2,15 @@
 #ifndef PYCM_ERR_H
 #define PYCM_ERR_H
 
+#include <stddef.h>
+
 struct pc_err {
 	int code; /* errno, or 0 */
 	char msg[512];
 };
 
 int pc_error(struct pc_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* snprintf for paths and messages that may be cut: returns -1 when it was cut (log.c). */
+int pc_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

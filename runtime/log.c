@@ -38,3 +38,12 @@ int pc_error(struct pc_err *err, int code, const char *fmt, ...)
 	}
 	return -1;
 }
+
+int pc_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}

@@ -1,12 +1,15 @@
 /* pycm: the container manager, PID 1 of a pycontainers slot (docs/contract.md, docs/manifest.md).
  *
- *   pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] [--data-logs DIR] [--check]
+ *   pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] [--data-logs DIR] [--apps DIR] [--check]
+ *   pycm --app-stage TARGET ROOT SLOT_MANIFEST [NAME=BUNDLE ...]   (the staging child of an app update)
  *
  * Container output goes to the console as "[NAME] line" and to size-capped logs: RUN_DIR/logs
  * (tmpfs) and /data/pycontainers/logs (persistent; --data-logs sets it with --no-pid1). pycmctl
  * talks to RUN_DIR/control.sock.
  * --no-pid1 runs the supervisor without mounts, host name or reboot(2), for tests on a host; it
  * exits 0 for power-off, 3 for reboot, 4 for halt. --check only parses the manifest (exit 0/2).
+ * --apps DIR is the app store (docs/app-updates.md); as PID 1 it is /data/pycontainers/apps
+ * once /data is mounted.
  * PYCM_FW_SETENV and PYCM_RAUC override the fw_setenv and rauc commands.
  */
 #define _GNU_SOURCE
@@ -14,6 +17,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "pid1.h"
+#include "store.h"
 #include "supervise.h"
 
 #include <errno.h>
@@ -45,13 +49,15 @@ static void finish(bool pid1, enum pc_action a)
 int main(int argc, char **argv)
 {
 	const char *manifest = "/etc/pycontainers/manifest", *cmdline = "/proc/cmdline", *run_dir = "/run/pycm";
-	const char *data_logs = NULL;
+	const char *data_logs = NULL, *apps = NULL;
 	bool no_pid1 = false, check = false;
+	if (argc > 1 && !strcmp(argv[1], "--app-stage"))
+		return pc_app_stage_main(argc - 1, argv + 1);
 	static const struct option opts[] = {
 		{"manifest", required_argument, NULL, 'm'}, {"no-pid1", no_argument, NULL, 'n'},
 		{"cmdline", required_argument, NULL, 'c'},  {"run-dir", required_argument, NULL, 'r'},
 		{"check", no_argument, NULL, 'k'},	    {"version", no_argument, NULL, 'V'},
-		{"data-logs", required_argument, NULL, 'd'},
+		{"data-logs", required_argument, NULL, 'd'}, {"apps", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	for (int o; (o = getopt_long(argc, argv, "m:", opts, NULL)) != -1;) {
@@ -62,6 +68,7 @@ int main(int argc, char **argv)
 		case 'r': run_dir = optarg; break;
 		case 'k': check = true; break;
 		case 'd': data_logs = optarg; break;
+		case 'a': apps = optarg; break;
 		case 'V': printf("pycm %s\n", PYCM_VERSION); return 0;
 		default:
 			fprintf(stderr, "usage: pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] [--check]\n");
@@ -102,8 +109,10 @@ int main(int argc, char **argv)
 	if (pid1) {
 		if (sethostname(m.hostname, strlen(m.hostname)) < 0)
 			LOG("sethostname: %s", strerror(errno));
-		if (pc_mount_data(&m))
+		if (pc_mount_data(&m)) {
 			data_logs = "/data/pycontainers/logs";
+			apps = PC_APPS_DIR;
+		}
 	}
 	if (pc_mkdirs(run_dir, &err) < 0 || pc_mkdirs(m.crun_root, &err) < 0)
 		LOG("%s", err.msg);
@@ -112,6 +121,11 @@ int main(int argc, char **argv)
 		LOG("no rauc.slot= on the kernel command line: the boot will not be marked good");
 	static struct pc_sup sup;
 	pc_sup_init(&sup, &m, run_dir, slot);
+	sup.slot_manifest = manifest;
+	if (apps) {
+		snprintf(sup.apps, sizeof sup.apps, "%s", apps);
+		pc_apps_boot(&sup, &m); /* the committed app revision replaces the slot's containers */
+	}
 	if (data_logs)
 		snprintf(sup.data_logs, sizeof sup.data_logs, "%s", data_logs);
 	finish(pid1, pc_sup_run(&sup));

@@ -1,6 +1,9 @@
 /* pycmctl: talk to pycm over its control socket.
  *
  *   pycmctl [--socket PATH] status [--json] | restart NAME | stop NAME | logs NAME
+ *           | app-update FILE | app-rollback | factory-reset [--wipe-data]
+ *
+ * app-update and app-rollback wait until the new revision is committed or rolled back.
  *
  * Exit 0 on success, 1 when pycm refuses the request, 2 on usage or connection errors.
  */
@@ -20,10 +23,21 @@ int main(int argc, char **argv)
 		i = 3;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: pycmctl [--socket PATH] status [--json] | restart NAME | stop NAME | logs NAME\n");
+		fprintf(stderr, "usage: pycmctl [--socket PATH] status [--json] | restart NAME | stop NAME | logs NAME"
+				" | app-update FILE | app-rollback | factory-reset [--wipe-data]\n");
 		return 2;
 	}
 	char req[256] = "";
+	char abs[4096];
+	if (i + 1 < argc && !strcmp(argv[i], "app-update") && argv[i + 1][0] != '/') {
+		/* pycm runs in /: a relative bundle path is made absolute here */
+		if (!getcwd(abs, sizeof abs - 1 - strlen(argv[i + 1])) || strlen(abs) + strlen(argv[i + 1]) + 2 > sizeof abs) {
+			fprintf(stderr, "pycmctl: %s: path too long\n", argv[i + 1]);
+			return 2;
+		}
+		strcat(strcat(abs, "/"), argv[i + 1]);
+		argv[i + 1] = abs;
+	}
 	for (; i < argc; i++) {
 		if (strlen(req) + strlen(argv[i]) + 2 >= sizeof req) {
 			fprintf(stderr, "pycmctl: request too long\n");

@@ -46,7 +46,7 @@ static int crun(const struct pc_sup *s, const char *a1, const char *a2, const ch
 
 /* Signal (SIGTERM or SIGKILL) a container (crun kill) or a service (its process group: it is a
  * session leader). */
-static int ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, int sig)
+int pc_ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, int sig)
 {
 	const char *name = sig == SIGKILL ? "KILL" : "TERM";
 	if (!c->cfg->service && c->cfg->role == ROLE_HOST)
@@ -78,6 +78,8 @@ void pc_sup_init(struct pc_sup *s, const struct pc_manifest *m, const char *run_
 	s->stop_index = m->ncontainers - 1;
 	s->watchdog_fd = -1;
 	s->control_fd = -1;
+	s->upd.fd = s->upd.client = -1;
+	snprintf(s->revision, sizeof s->revision, "factory");
 	for (int i = 0; i < m->ncontainers; i++) {
 		struct pc_ctr *c = &s->c[i];
 		memset(c, 0, sizeof *c);
@@ -256,7 +258,7 @@ static void check_result(struct pc_sup *s, struct pc_ctr *c, bool ok)
 			c->next_check_ms = soon;
 	} else if (c->state == ST_HEALTHY && ++c->fails >= c->cfg->health_retries) {
 		LOG("%s %s: unhealthy (%d failed checks); stopping it", KIND(c), c->cfg->name, c->fails);
-		ctr_kill(s, c, SIGKILL);
+		pc_ctr_kill(s, c, SIGKILL);
 	}
 }
 
@@ -377,6 +379,10 @@ static void reap(struct pc_sup *s)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == s->upd.pid) {
+			pc_apps_exited(s, status);
+			continue;
+		}
 		for (int i = 0; i < s->m->ncontainers; i++) {
 			struct pc_ctr *c = &s->c[i];
 			if (pid == c->run_pid)
@@ -447,10 +453,10 @@ static bool stop_step(struct pc_sup *s, long long now)
 		}
 		if (!s->stop_killed && s->stop_retry && now >= s->stop_retry && now < s->stop_deadline) {
 			/* crun refuses a container it has not finished creating: try again shortly */
-			s->stop_retry = ctr_kill(s, c, SIGTERM) == 0 ? 0 : now + STOP_RETRY_MS;
+			s->stop_retry = pc_ctr_kill(s, c, SIGTERM) == 0 ? 0 : now + STOP_RETRY_MS;
 		} else if (now >= s->stop_deadline && !s->stop_killed) {
 			LOG("%s %s: did not stop in %d s; killing it", KIND(c), c->cfg->name, s->m->stop_timeout);
-			ctr_kill(s, c, SIGKILL);
+			pc_ctr_kill(s, c, SIGKILL);
 			s->stop_killed = true;
 			s->stop_deadline = now + KILL_GRACE_MS;
 		} else if (now >= s->stop_deadline) {
@@ -479,6 +485,8 @@ static void tick(struct pc_sup *s, long long now)
 		}
 	}
 	decide_boot(s, now);
+	if (s->action == ACTION_NONE)
+		pc_apps_tick(s, now);
 }
 
 static long long next_wake(const struct pc_sup *s, long long now)
@@ -502,6 +510,8 @@ static long long next_wake(const struct pc_sup *s, long long now)
 		EARLIER(s->stop_deadline);
 	if (s->action != ACTION_NONE && s->stop_retry)
 		EARLIER(s->stop_retry);
+	if (s->upd.phase == UPD_STOPPING || s->upd.phase == UPD_TRIAL)
+		EARLIER(now + 100);
 #undef EARLIER
 	return next < now ? now : next;
 }
@@ -512,7 +522,7 @@ void pc_sup_stop(struct pc_sup *s, struct pc_ctr *c)
 	c->user_restart = false;
 	if (c->run_pid > 0) {
 		LOG("%s %s: stopping (pycmctl)", KIND(c), c->cfg->name);
-		ctr_kill(s, c, SIGTERM);
+		pc_ctr_kill(s, c, SIGTERM);
 	} else if (c->state != ST_WAITING) {
 		c->state = ST_EXITED;
 	}
@@ -525,7 +535,7 @@ void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c)
 	if (c->run_pid > 0) {
 		LOG("%s %s: restarting (pycmctl)", KIND(c), c->cfg->name);
 		c->user_restart = true;
-		ctr_kill(s, c, SIGTERM);
+		pc_ctr_kill(s, c, SIGTERM);
 	} else if (c->state != ST_WAITING) {
 		c->state = ST_BACKOFF;
 		c->restart_at_ms = pc_now_ms();
@@ -578,12 +588,14 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 		tick(s, now);
 		if (s->action != ACTION_NONE && stop_step(s, now))
 			break;
-		struct pollfd fds[2 + PC_MAX_CONTAINERS];
-		int map[2 + PC_MAX_CONTAINERS], n = 0;
+		struct pollfd fds[3 + PC_MAX_CONTAINERS];
+		int map[3 + PC_MAX_CONTAINERS], n = 0;
 		fds[n] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		map[n++] = -1;
 		fds[n] = (struct pollfd){.fd = s->control_fd, .events = POLLIN};
 		map[n++] = -2;
+		fds[n] = (struct pollfd){.fd = s->upd.fd, .events = POLLIN}; /* -1: ignored by poll */
+		map[n++] = -3;
 		for (int i = 0; i < s->m->ncontainers; i++)
 			if (s->c[i].out_fd >= 0) {
 				fds[n] = (struct pollfd){.fd = s->c[i].out_fd, .events = POLLIN};
@@ -594,9 +606,11 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 			LOG("poll: %s", strerror(errno));
 			continue;
 		}
-		for (int i = 2; i < n; i++)
+		for (int i = 3; i < n; i++)
 			if (fds[i].revents && s->c[map[i]].out_fd >= 0)
 				read_output(&s->c[map[i]]);
+		if (fds[2].revents)
+			pc_apps_read(s);
 		if (fds[1].revents & POLLIN)
 			pc_control_serve(s, s->control_fd);
 		struct signalfd_siginfo si;

@@ -29,6 +29,27 @@ struct pc_ctr {
 	struct pc_crashloop loop;
 };
 
+/* An app update in progress (apps.c, docs/app-updates.md). */
+enum pc_upd_phase { UPD_NONE, UPD_STAGING, UPD_STOPPING, UPD_TRIAL };
+
+struct pc_update {
+	enum pc_upd_phase phase;
+	bool rollback;     /* switching back after a failed trial: no health gate */
+	pid_t pid;         /* the staging child (pycm --app-stage) */
+	int fd;            /* its answer pipe */
+	char out[4096];
+	size_t outlen;
+	int client;        /* pycmctl waiting for the outcome, or -1 */
+	char target[PC_PATH_MAX]; /* "factory" or "revisions/ID" being switched to */
+	char from[PC_PATH_MAX];   /* the revision running before */
+	struct pc_manifest *next; /* the manifest being switched to */
+	struct pc_manifest *old;  /* the one it replaces (kept for the rollback) */
+	bool changed[PC_MAX_CONTAINERS]; /* indices of `next` */
+	long long t0, t_switch, deadline, stop_deadline;
+	bool killed;
+	char reason[384];
+};
+
 struct pc_sup {
 	const struct pc_manifest *m;
 	struct pc_ctr c[PC_MAX_CONTAINERS];
@@ -45,6 +66,10 @@ struct pc_sup {
 	long long stop_retry;    /* when to send SIGTERM again, 0 once it was delivered */
 	bool stop_killed;
 	int watchdog_fd;
+	char apps[PC_PATH_MAX];         /* app store root, "" without /data */
+	const char *slot_manifest;      /* the slot's manifest (the factory revision) */
+	char revision[PC_PATH_MAX];     /* running revision: "factory" or "revisions/ID" */
+	struct pc_update upd;
 };
 
 long long pc_now_ms(void);
@@ -55,5 +80,19 @@ enum pc_action pc_sup_run(struct pc_sup *s);
 /* pycmctl stop / restart of one container. */
 void pc_sup_stop(struct pc_sup *s, struct pc_ctr *c);
 void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c);
+/* SIGTERM or SIGKILL to a container or service. */
+int pc_ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, int sig);
+
+/* apps.c: app updates. Start one (what: a bundle path, "previous" or "factory"); client is the
+ * pycmctl connection that gets the outcome. -1 with msg when it cannot start. */
+int pc_apps_request(struct pc_sup *s, const char *what, int client, char *msg, size_t size);
+/* Factory reset: drop every app revision (and, with wipe, the volumes) and reboot. */
+int pc_apps_factory_reset(struct pc_sup *s, bool wipe, char *msg, size_t size);
+void pc_apps_read(struct pc_sup *s);
+void pc_apps_exited(struct pc_sup *s, int status);
+void pc_apps_tick(struct pc_sup *s, long long now);
+/* At boot, with /data mounted: discard an uncommitted trial, load the committed revision into m
+ * (else keep the slot's), clean up; sets s->revision. */
+void pc_apps_boot(struct pc_sup *s, struct pc_manifest *m);
 
 #endif

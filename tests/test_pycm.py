@@ -302,7 +302,7 @@ def test_pycmctl_status_stop_restart_logs(pycm, dev):
     assert st["boot"] == "good" and st["slot"] == "A"
     assert [(c["name"], c["state"]) for c in st["containers"]] == [("web", "healthy"), ("db", "healthy")]
     text = ctl(pycm, dev, "status").stdout
-    assert text.splitlines()[0] == "device test, slot A, boot good" and "web" in text
+    assert text.splitlines()[0] == "device test, slot A, boot good, app revision factory" and "web" in text
 
     r = ctl(pycm, dev, "stop", "web")
     assert r.returncode == 0 and r.stdout == "stopping web\n"

@@ -42,9 +42,14 @@ def pack_bundle(manifest: Path, image: Path, image_name: str, cert: Path, key: P
         shutil.copy2(manifest, content / "manifest.raucm")
         (content / image_name).hardlink_to(image)
         out = Path(tmp) / bundle.name
-        r = subprocess.run(["rauc", "bundle", f"--cert={cert}", f"--key={key}", str(content), str(out)],
-                           capture_output=True, text=True)
-        if r.returncode:
-            raise UserError(f"rauc bundle failed: {(r.stderr or r.stdout).strip().splitlines()[-1]}")
+        rauc_bundle(content, out, cert, key)
         out.rename(bundle)
     return bundle
+
+
+def rauc_bundle(content: Path, out: Path, cert: Path, key: Path) -> None:
+    """`rauc bundle` of a content directory (manifest.raucm and its files), signed with key/cert."""
+    r = subprocess.run(["rauc", "bundle", f"--cert={cert}", f"--key={key}", str(content), str(out)],
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise UserError(f"rauc bundle failed: {(r.stderr or r.stdout).strip().splitlines()[-1]}")

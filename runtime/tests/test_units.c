@@ -1,7 +1,14 @@
-/* Unit tests of pycm's pure parts: manifest parser, dependency checks, backoff, crash loop. */
+/* Unit tests of pycm's pure parts: manifest parser, dependency checks, backoff, crash loop;
+ * SHA-256 and the app store (in a temporary directory). */
 #include "bootstate.h"
 #include "manifest.h"
+#include "pid1.h"
 #include "sched.h"
+#include "sha256.h"
+#include "store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,8 +215,167 @@ static void test_slot(void)
 	CHECK(pc_booted_slot("/nonexistent") == 0);
 }
 
+static void test_sha256(void)
+{
+	char hex[65];
+	struct pc_sha256 s;
+	pc_sha256_init(&s);
+	pc_sha256_update(&s, "abc", 3);
+	pc_sha256_hex(&s, hex);
+	CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	pc_sha256_init(&s);
+	for (int i = 0; i < 1000; i++) /* 56..64-byte padding boundaries and multi-block input */
+		pc_sha256_update(&s, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", i % 2 ? 56 : 0);
+	pc_sha256_hex(&s, hex);
+	pc_sha256_init(&s);
+	pc_sha256_update(&s, "", 0);
+	pc_sha256_hex(&s, hex);
+	CHECK(!strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	pc_sha256_init(&s);
+	pc_sha256_update(&s, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56);
+	pc_sha256_hex(&s, hex);
+	CHECK(!strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+}
+
+static void put_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+}
+
+#define HELLO "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" /* "hello\n" */
+#define WORLD "e258d248fda94c63753607f7c4494ee0fcbe92f1a76bfdac795c9d84101eb317" /* "world\n" */
+
+static void put_staging(const char *root)
+{
+	char p[512];
+	struct pc_err err;
+	snprintf(p, sizeof p, "%s/staging/blobs", root);
+	CHECK(pc_mkdirs(p, &err) == 0);
+	snprintf(p, sizeof p, "%s/staging/revision", root);
+	put_file(p, "pycontainers-revision 1\nid 0123456789abcdef\ncontainer app\n"
+		    "f\t0644\t6\t" HELLO "\tconfig.json\nd\t0755\trootfs\nd\t0700\trootfs/etc\n"
+		    "f\t0755\t6\t" HELLO "\trootfs/etc/hello\nf\t0644\t6\t" WORLD "\trootfs/world\n"
+		    "l\t../world\trootfs/etc/link\n");
+	snprintf(p, sizeof p, "%s/staging/manifest", root);
+	put_file(p, "[container app]\nrole = app\nbundle = /x/app\nrequired = true\nrestart = always\n"
+		    "health = none\nhealth-interval = 1\nhealth-timeout = 1\nhealth-retries = 1\nbackoff = 1 2\n"
+		    "crash-loop = 5 60\n");
+}
+
+static void test_store(void)
+{
+	char root[] = "/tmp/pycm-test-store-XXXXXX", p[512], id[32], t[256];
+	struct pc_err err;
+	CHECK(mkdtemp(root) != NULL);
+	/* an extracted app bundle: revision, manifest, one blob; "world" comes from the factory */
+	snprintf(p, sizeof p, "%s/staging/blobs", root);
+	CHECK(pc_mkdirs(p, &err) == 0);
+	snprintf(p, sizeof p, "%s/staging/blobs/" HELLO, root);
+	put_file(p, "hello\n");
+	snprintf(p, sizeof p, "%s/factory/app/rootfs", root);
+	CHECK(pc_mkdirs(p, &err) == 0);
+	snprintf(p, sizeof p, "%s/factory/app/rootfs/w", root);
+	put_file(p, "world\n");
+	put_staging(root);
+	static struct pc_manifest factory;
+	factory.ncontainers = 1;
+	snprintf(factory.c[0].bundle, sizeof factory.c[0].bundle, "%s/factory/app", root);
+	snprintf(p, sizeof p, "%s/staging", root);
+	int rc = pc_store_materialize(root, p, &factory, id, sizeof id, &err);
+	CHECK(rc == 0);
+	if (rc)
+		fprintf(stderr, "  %s\n", err.msg);
+	CHECK(!strcmp(id, "0123456789abcdef"));
+	struct stat st;
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef/app/rootfs/etc/hello", root);
+	CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755 && st.st_nlink == 2); /* store + revision */
+	snprintf(p, sizeof p, "%s/blobs/" HELLO ".0644", root);
+	CHECK(stat(p, &st) == 0 && st.st_nlink == 2); /* config.json */
+	snprintf(p, sizeof p, "%s/blobs/" WORLD ".0644", root);
+	CHECK(stat(p, &st) == 0 && st.st_nlink == 2); /* copied from the factory, checked */
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef/app/rootfs/etc", root);
+	CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0700);
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef/app/rootfs/etc/link", root);
+	CHECK(readlink(p, t, sizeof t) == 8);
+	/* the same tree has the same digest; any change another */
+	char d1[65], d2[65];
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef/app", root);
+	CHECK(pc_tree_digest(p, d1, &err) == 0 && pc_tree_digest(p, d2, &err) == 0 && !strcmp(d1, d2));
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef/app/rootfs/etc", root);
+	chmod(p, 0755);
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef/app", root);
+	CHECK(pc_tree_digest(p, d2, &err) == 0 && strcmp(d1, d2));
+	/* trial, commit: previous = factory, current = the revision; no trial left */
+	CHECK(pc_store_set(root, "trial", "revisions/0123456789abcdef", &err) == 0);
+	CHECK(pc_store_commit(root, &err) == 0);
+	CHECK(pc_store_pointer(root, "current", t, sizeof t) == 1 && !strcmp(t, "revisions/0123456789abcdef"));
+	CHECK(pc_store_pointer(root, "previous", t, sizeof t) == 1 && !strcmp(t, "factory"));
+	CHECK(pc_store_pointer(root, "trial", t, sizeof t) == 0);
+	CHECK(pc_store_commit(root, &err) == -1); /* nothing on trial */
+	/* an uncommitted trial is dropped at boot */
+	CHECK(pc_store_set(root, "trial", "revisions/ffffffffffffffff", &err) == 0);
+	pc_store_boot(root);
+	CHECK(pc_store_pointer(root, "trial", t, sizeof t) == 0);
+	/* GC keeps what current names; an unreferenced blob and revision go */
+	snprintf(p, sizeof p, "%s/blobs/" WORLD ".0755", root);
+	put_file(p, "world\n");
+	snprintf(p, sizeof p, "%s/revisions/aaaaaaaaaaaaaaaa", root);
+	CHECK(pc_mkdirs(p, &err) == 0);
+	CHECK(pc_store_gc(root, NULL, 0) > 0);
+	snprintf(p, sizeof p, "%s/blobs/" WORLD ".0755", root);
+	CHECK(access(p, F_OK) < 0);
+	snprintf(p, sizeof p, "%s/revisions/aaaaaaaaaaaaaaaa", root);
+	CHECK(access(p, F_OK) < 0);
+	snprintf(p, sizeof p, "%s/blobs/" HELLO ".0755", root);
+	CHECK(access(p, F_OK) == 0);
+	/* factory reset: no current, so the revision and its blobs go too */
+	CHECK(pc_store_unset(root, "current", &err) == 0 && pc_store_unset(root, "previous", &err) == 0);
+	pc_store_gc(root, NULL, 0);
+	snprintf(p, sizeof p, "%s/blobs/" HELLO ".0755", root);
+	CHECK(access(p, F_OK) < 0);
+	/* a blob that is nowhere: refused, nothing left half-written */
+	put_staging(root);
+	snprintf(p, sizeof p, "%s/staging", root);
+	factory.ncontainers = 0;
+	CHECK(pc_store_materialize(root, p, &factory, id, sizeof id, &err) == -1);
+	CHECK(strstr(err.msg, "app/config.json (5891b5b522d5) is neither in the bundle nor on the device") != NULL);
+	if (!strstr(err.msg, "is neither"))
+		fprintf(stderr, "  got: %s\n", err.msg);
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef", root);
+	CHECK(access(p, F_OK) < 0);
+	pc_rmtree(root);
+	CHECK(access(root, F_OK) < 0);
+}
+
+static void test_compose(void)
+{
+	char dir[] = "/tmp/pycm-test-compose-XXXXXX", p[512];
+	struct pc_err err;
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(p, sizeof p, "%s/slot", dir);
+	char slot[4096];
+	snprintf(slot, sizeof slot, "%s\n[container a]\n%s\n[container b]\n%s", GLOBAL, CONTAINER, CONTAINER);
+	put_file(p, slot);
+	snprintf(p, sizeof p, "%s/manifest", dir);
+	put_file(p, "[container c]\nrole = app\nbundle = /r/c\nrequired = false\nrestart = never\nhealth = none\n"
+		    "health-interval = 1\nhealth-timeout = 1\nhealth-retries = 1\nbackoff = 1 2\ncrash-loop = 5 60\n");
+	snprintf(p, sizeof p, "%s/slot", dir);
+	CHECK(pc_manifest_compose(p, dir, &m, &err) == 0);
+	CHECK(m.ncontainers == 1 && !strcmp(m.c[0].name, "c") && !strcmp(m.c[0].bundle, "/r/c") && !strcmp(m.device, "demo"));
+	snprintf(p, sizeof p, "%s/manifest", dir);
+	put_file(p, "[pycm]\nversion = 1\n");
+	snprintf(p, sizeof p, "%s/slot", dir);
+	CHECK(pc_manifest_compose(p, dir, &m, &err) == -1 && strstr(err.msg, "only [container NAME] sections"));
+	pc_rmtree(dir);
+}
+
 int main(void)
 {
+	test_sha256();
+	test_store();
+	test_compose();
 	test_valid();
 	test_service();
 	test_errors();

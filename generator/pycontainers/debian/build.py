@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import contract, oci
+from .. import apps, contract, oci
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
 from ..render import publish
@@ -30,8 +30,9 @@ from ..units import MIB, mib
 from .apt import AptRepo, write_lock
 from .kmod import copy_modules, depmod, kernel_version, modules_dir
 
-# Host userspace of every slot (docs/contract.md); the kernel comes from the board.
-HOST_PACKAGES = ("busybox-static", "crun", "libubootenv-tool", "rauc", "dbus-daemon")
+# Host userspace of every slot (docs/contract.md); the kernel comes from the board. squashfs-tools:
+# unsquashfs, which `rauc extract` runs for app bundles (docs/app-updates.md).
+HOST_PACKAGES = ("busybox-static", "crun", "libubootenv-tool", "rauc", "dbus-daemon", "squashfs-tools")
 # Packages apt pulls into that closure for maintainer scripts, init systems and tools the slot
 # never runs (perl, adduser, systemd, util-linux mount: RAUC runs busybox's). Leaving them out is
 # checked, not trusted: every ELF file of the slot must find the libraries it needs
@@ -401,6 +402,10 @@ class DebianBuild:
             self.images(root, inputs)
             self.disk(inputs, out.root)
             shutil.copy2(inputs / "rootfs.ext4", out.root / "rootfs.ext4")
+            # the factory app revision: `pycontainers app-bundle --from` this file ships only
+            # what the image's containers lack (docs/app-updates.md)
+            out.write("apps.revision", apps.slot_revision(
+                self.device, root, (self.contract / "pycm" / "manifest").read_text()).listing)
             write_lock(self.packages, self.repo.archives, out.root / "packages.lock")
             out.write("build.json", json.dumps({
                 "device": self.device.name, "version": self.device.version, "board": self.board.name,

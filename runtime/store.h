@@ -1,0 +1,44 @@
+/* The app store on /data (docs/app-updates.md): content-addressed blobs, revisions made of hard
+ * links to them, and the `current`, `previous` and `trial` pointers switched with rename(2). */
+#ifndef PYCM_STORE_H
+#define PYCM_STORE_H
+
+#include "err.h"
+#include "manifest.h"
+
+#include <stddef.h>
+
+#define PC_APPS_DIR "/data/pycontainers/apps"
+#define PC_FACTORY "factory" /* pointer target: the revision shipped in the slot */
+
+/* At boot: an uncommitted `trial` pointer is removed (its revision was never health-checked to
+ * the end: the committed one runs), and so are half-written staging and revision directories. */
+void pc_store_boot(const char *root);
+/* Read pointer NAME (current, previous, trial) into target ("factory" or "revisions/ID");
+ * returns 1 when it exists, 0 when it does not. */
+int pc_store_pointer(const char *root, const char *name, char *target, size_t size);
+/* Point NAME at target atomically (symlink NAME.tmp, rename, fsync of the directory). */
+int pc_store_set(const char *root, const char *name, const char *target, struct pc_err *err);
+/* Remove pointer NAME (and fsync the directory). */
+int pc_store_unset(const char *root, const char *name, struct pc_err *err);
+/* Commit the trial: previous = current (or factory), then rename(trial, current). */
+int pc_store_commit(const char *root, struct pc_err *err);
+/* Delete revisions no pointer names and that no path of keep[] lies in, leftovers of staging,
+ * and blobs no revision links to (link count 1). Returns the bytes freed. */
+long long pc_store_gc(const char *root, const char *const keep[], int nkeep);
+/* The slot manifest with its containers replaced by those of the revision in revdir. */
+int pc_manifest_compose(const char *slot_manifest, const char *revdir, struct pc_manifest *m, struct pc_err *err);
+/* A digest of a directory tree: names, types, modes, symlink targets and file contents. */
+int pc_tree_digest(const char *dir, char hex[65], struct pc_err *err);
+/* Build revisions/ID from an extracted app bundle in staging (revision, manifest, blobs/):
+ * every file a hard link to blobs/DIGEST.MODE, taken from the bundle, the store, or a file of
+ * the factory containers of `factory` with the same digest; everything fsynced before the
+ * directory is renamed into place. id receives ID. */
+int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory, char *id,
+			 size_t idsize, struct pc_err *err);
+/* Remove a tree (no error when it does not exist). */
+int pc_rmtree(const char *path);
+/* The staging child of an app update: pycm --app-stage TARGET ... (see store.c). */
+int pc_app_stage_main(int argc, char **argv);
+
+#endif
