@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +77,10 @@ int main(int argc, char **argv)
 		}
 	}
 	bool pid1 = !no_pid1 && !check && getpid() == 1;
+	/* containers run detached: their inits are reparented to us when crun exits (PID 1 gets
+	 * them anyway; on a host, --no-pid1, the subreaper flag does it) */
+	if (!check)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	struct pc_err err;
 	static struct pc_manifest m;
 

@@ -220,7 +220,9 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 			exec_service(c->cfg);
 			_exit(127);
 		}
-		execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "run", "--bundle", c->cfg->bundle,
+		/* detached: crun exits once the container runs, and its init, reparented to us (PID 1 or
+		 * a child subreaper), is what we wait for; no crun process stays resident per container */
+		execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "run", "--detach", "--bundle", c->cfg->bundle,
 		      "--pid-file", pidf, c->cfg->name, (char *)NULL);
 		dprintf(STDERR_FILENO, "cannot run %s: %s\n", s->m->crun, strerror(errno));
 		_exit(127);
@@ -229,6 +231,7 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	c->out_fd = fds[0];
 	c->run_pid = pid;
+	c->launching = !c->cfg->service;
 	c->cpid = c->cfg->service ? pid : 0; /* a service's health checks look at its own /proc/PID/root */
 	c->fails = 0;
 	c->state = ST_RUNNING;
@@ -337,6 +340,7 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	if (c->check_pid > 0)
 		kill(c->check_pid, SIGKILL);
 	c->run_pid = c->cpid = c->check_pid = 0;
+	c->launching = false;
 	LOG("%s %s: exited (status %d)", KIND(c), c->cfg->name, code);
 	if (!c->cfg->service)
 		crun(s, "delete", "-f", c->cfg->name, NULL);
@@ -374,6 +378,34 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	LOG("%s %s: restarting in %lld.%03lld s", KIND(c), c->cfg->name, delay / 1000, delay % 1000);
 }
 
+/* `crun run --detach` has exited: the container runs (its init is now our child) or failed. */
+static void launched(struct pc_sup *s, struct pc_ctr *c, int status)
+{
+	c->launching = false;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		exited(s, c, status);
+		return;
+	}
+	c->cpid = 0;
+	pid_t pid = container_pid(s, c);
+	if (pid <= 0) {
+		LOG("container %s: crun left no pid file", c->cfg->name);
+		exited(s, c, 1 << 8);
+		return;
+	}
+	c->run_pid = pid;
+	for (unsigned i = 0; i < PC_ORPHANS; i++)
+		if (s->orphans[i].pid == pid) { /* it has exited already */
+			s->orphans[i].pid = 0;
+			exited(s, c, s->orphans[i].status);
+			return;
+		}
+	if (kill(pid, 0) < 0 && errno == ESRCH) { /* reaped by someone else: its status is lost */
+		LOG("container %s: its init %d is gone (exit status unknown)", c->cfg->name, (int)pid);
+		exited(s, c, 255 << 8);
+	}
+}
+
 static void reap(struct pc_sup *s)
 {
 	int status;
@@ -383,14 +415,25 @@ static void reap(struct pc_sup *s)
 			pc_apps_exited(s, status);
 			continue;
 		}
+		bool known = false;
 		for (int i = 0; i < s->m->ncontainers; i++) {
 			struct pc_ctr *c = &s->c[i];
-			if (pid == c->run_pid)
+			if (pid == c->run_pid && c->launching) {
+				launched(s, c, status);
+				known = true;
+			} else if (pid == c->run_pid) {
 				exited(s, c, status);
-			else if (pid == c->check_pid)
+				known = true;
+			} else if (pid == c->check_pid) {
 				check_result(s, c, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+				known = true;
+			}
 		}
-		/* anything else is an orphan that was reparented to us: reaped, nothing more */
+		if (!known) { /* an orphan reparented to us, perhaps a container init not known yet */
+			s->orphans[s->norphans % PC_ORPHANS].pid = pid;
+			s->orphans[s->norphans % PC_ORPHANS].status = status;
+			s->norphans++;
+		}
 	}
 }
 

@@ -9,13 +9,16 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#define PC_ORPHANS 32
+
 enum pc_state { ST_WAITING, ST_RUNNING, ST_HEALTHY, ST_BACKOFF, ST_EXITED, ST_FAILED };
 
 struct pc_ctr {
 	const struct pc_container *cfg;
 	enum pc_state state;
-	pid_t run_pid;   /* `crun run` */
+	pid_t run_pid;   /* `crun run --detach` while launching, then the container's init (a service: its process) */
 	pid_t cpid;      /* the container's init, from crun's pid file */
+	bool launching;  /* run_pid is crun, which exits once the container runs */
 	pid_t check_pid; /* a running `crun exec` health check */
 	int out_fd;      /* container stdout+stderr */
 	char line[1024];
@@ -70,6 +73,11 @@ struct pc_sup {
 	const char *slot_manifest;      /* the slot's manifest (the factory revision) */
 	char revision[PC_PATH_MAX];     /* running revision: "factory" or "revisions/ID" */
 	struct pc_update upd;
+	/* exit statuses of reaped processes that were nobody's known child yet: a container's init
+	 * that exits before its crun does is reparented to us and reaped before crun's exit tells
+	 * us its pid */
+	struct { pid_t pid; int status; } orphans[PC_ORPHANS];
+	unsigned norphans;
 };
 
 long long pc_now_ms(void);

@@ -19,13 +19,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 FAKE_CRUN = r"""#!/bin/sh
-# fake crun: --root R run --bundle B --pid-file P NAME | kill [--all] NAME SIG | delete -f NAME | exec NAME sh -c CMD
+# fake crun: --root R run --detach --bundle B --pid-file P NAME | kill [--all] NAME SIG | delete -f NAME
+#            | exec NAME sh -c CMD
+# run --detach: the container process is left running (an orphan, reparented to pycm, never this
+# shell's child to reap) and crun exits, as the real one does
 root=$2; shift 2
 echo "$*" >> "$root/calls.log"
 case "$1" in
-run) bundle=$3; pidf=$5; name=$6
-     echo $$ > "$pidf"; echo $$ > "$root/$name.pid"
-     exec /bin/sh "$bundle/run.sh" ;;
+run) [ "$2" = --detach ] || { echo "fake crun: run without --detach" >&2; exit 1; }
+     bundle=$4; pidf=$6; name=$7
+     # setsid -f: not an asynchronous list of this shell, which would start with SIGINT and
+     # SIGQUIT ignored; the pid file is there before crun exits
+     rm -f "$pidf"
+     setsid -f /bin/sh -c 'echo $$ > "$1.tmp"; mv "$1.tmp" "$1"; echo $$ > "$2"; exec /bin/sh "$3"' \
+         sh "$pidf" "$root/$name.pid" "$bundle/run.sh"
+     while [ ! -s "$pidf" ]; do sleep 0.01; done
+     exit 0 ;;
 kill) [ "$2" = --all ] && shift
       [ -f "$root/$2.pid" ] || { echo "container $2 does not exist" >&2; exit 1; }
       kill -s "$3" "$(cat "$root/$2.pid")"; exit 0 ;;
