@@ -1,29 +1,86 @@
-"""App updates without a reboot, in QEMU (docs/app-updates.md): an app bundle applied with
-pycmctl app-update switches only the changed containers and commits once they are healthy; a
-failing one rolls back to the revision before; factory-reset brings back the image's revision
-offline. Figures (update bytes against the full container set, switch and rollback times) go to
-build/reports/app-update.json.
+"""App updates without a reboot, in QEMU (docs/app-updates.md).
+
+The device (`appdemo`, written here) runs a host container and an app container whose root
+filesystem comes from an oci-archive made here as a real app image is: a base layer (Debian's
+busybox-static for the board) and an app layer (/app/run.sh and /app/version). Each new release
+changes the app layer only. An app bundle applied with pycmctl app-update switches only the
+changed container and commits once it is healthy; a failing one rolls back to the revision
+before; app-rollback goes back to the previous revision; factory-reset brings back the image's
+revision offline; power cuts at seeded moments of an update leave exactly the old or the new
+revision running, on a sound store. Figures go to build/reports/app-update.json.
+
+PYCONTAINERS_APP_POWERCUT_SEED and PYCONTAINERS_APP_POWERCUT_TRIALS (default 20) set the
+power-cut trials.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import random
 import re
+import sys
+import textwrap
+import time
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from pycontainers.apps import build_app_bundle
+from pycontainers.debian.build import DebianBuild
+from pycontainers.errors import UserError
+from pycontainers.model import load_device
 from pycontainers.qemu import Machine
 
-from test_update import MOUNT_UPDATE, names, update_disk
+from test_update import MOUNT_UPDATE, update_disk
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import image_config, layer, make_layout, tar_dir  # noqa: E402  (the fast tests' image builders)
+
 REPORT = ROOT / "build" / "reports" / "app-update.json"
+SEED = int(os.environ.get("PYCONTAINERS_APP_POWERCUT_SEED", "8"))
+TRIALS = int(os.environ.get("PYCONTAINERS_APP_POWERCUT_TRIALS", "20"))
 
 pytestmark = pytest.mark.update
 FIGURES: dict = {}
+NAMES = ["hostos", "app"]
+
+DEVICE = """\
+format: 1
+name: appdemo
+board: qemuarm64
+version: "{version}"
+storage: {{boot: 8MiB, env: 1MiB, rootfs: 96MiB, data: 64MiB}}
+containers:
+  - name: hostos
+    role: host
+    image: {{packages: [busybox-static]}}
+    command: [/bin/busybox, sh, -c, "trap 'exit 0' TERM; touch /run/ready; while true; do sleep 3600 & wait; done"]
+    health: {{ready_file: /run/ready}}
+  - name: app
+    role: app
+    image: {{oci-archive: app-{release}.oci.tar}}
+    command: [/bin/sh, /app/run.sh]
+    depends_on: [hostos]
+    health: {{ready_file: /run/ready}}
+update: {{boot_attempts: 3, boot_deadline: 60s}}
+"""
+
+RUN = """\
+# app release {release}
+echo "app: version $(cat /app/version)"
+touch /run/ready
+trap 'exit 0' TERM
+while true; do sleep 3600 & wait; done
+"""
+BROKEN = "# app release {release}\necho \"app: version $(cat /app/version), broken\"\nexit 1\n"
+
+# what a container sees: /app/version read through the root of the process running /app/run.sh
+SEES = ("for p in /proc/[0-9]*; do grep -qs app/run.sh $p/cmdline && "
+        "{ echo \"sees version $(cat $p/root/app/version)\"; break; }; done")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -31,65 +88,261 @@ def report():
     yield FIGURES
     if FIGURES:
         REPORT.parent.mkdir(parents=True, exist_ok=True)
-        REPORT.write_text(json.dumps(FIGURES, indent=2) + "\n")
-
-
-def _counter(device, script: str, **changes):
-    conts = tuple(dataclasses.replace(c, command=("/bin/busybox", "sh", "-c", script), **changes)
-                  if c.name == "counter" else c for c in device.containers)
-    return dataclasses.replace(device, containers=conts, version="1.1.0")
-
-
-GOOD = ("echo counter: version 2; touch /run/ready; trap 'exit 0' TERM; "
-        "while true; do sleep 3600 & wait; done")
-BAD = "echo counter: broken; exit 1"
+        old = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+        REPORT.write_text(json.dumps({**old, **FIGURES}, indent=2) + "\n")
 
 
 @pytest.fixture(scope="module")
-def app_bundles(build_for, tmp_path_factory):
-    device, out = build_for(shell=True)
-    where = tmp_path_factory.mktemp("app-bundles")
-    factory = out / "image" / "apps.revision"
-    good = where / "good.raucb"
-    figures = build_app_bundle(_counter(device, GOOD), out, factory, good)
-    full = build_app_bundle(_counter(device, GOOD), out, None, where / "full.raucb")
-    bad = where / "bad.raucb"
-    build_app_bundle(_counter(device, BAD, crash_loop=(3, 60), backoff=(0, 0)), out, good.with_name("good.raucb.revision"), bad)
-    FIGURES["update_bytes"] = figures["bundle_bytes"]
+def appdemo(request, build_for, tmp_path_factory):
+    """(Device, OUTPUT, update disk, {release: revision id}): appdemo built with release 1 of
+    the app; app bundles of releases 2, 3, 4 (each --from the one before, release 2 --from the
+    image) and of release "bad" (crash-looping, --from 2) on an update disk."""
+    board = request.config.getoption("--board")
+    work = tmp_path_factory.mktemp("appdemo")
+    demo = load_device(ROOT / "conf" / "devices" / "demo.yml", board)  # the same board: its busybox-static
+    deb = DebianBuild(demo, work / "busybox")
+    try:
+        deb.repo.update()
+        (pkg,) = deb.unpacked(["busybox-static"], alone=True)
+    except UserError as e:
+        if "mirror" in str(e):
+            pytest.skip(f"the Debian mirror is not reachable: {e}")
+        raise
+    busybox = next(p for p in (pkg / "bin" / "busybox", pkg / "usr" / "bin" / "busybox") if p.is_file())
+    base = layer([("bin/busybox", "file", busybox.read_bytes(), 0o755),
+                  *[(f"bin/{a}", "sym", "busybox", 0o777) for a in ("sh", "sleep", "cat", "touch")]])
+
+    def release(name: str, version: str):
+        script = (BROKEN if name == "bad" else RUN).format(release=name)
+        app = layer([("app/run.sh", "file", script.encode(), 0o755), ("app/version", "file", f"{name}\n".encode(), 0o644)])
+        tar_dir(make_layout(work / f"app-{name}.oci", [base, app], image_config(Cmd=["/bin/sh"])),
+                work / f"app-{name}.oci.tar")
+        path = work / f"appdemo-{name}.yml"
+        path.write_text(DEVICE.format(version=version, release=name))
+        return path
+
+    factory_file = release("1", "1.0.0")
+    device, out = build_for(device=str(factory_file), shell=True)
+    bundles, revisions, figures = {}, {"1": "factory"}, {}
+    prev = out / "image" / "apps.revision"
+    for name, version in (("2", "1.2.0"), ("3", "1.3.0"), ("4", "1.4.0"), ("bad", "1.5.0")):
+        dev = load_device(release(name, version), board)
+        if name == "bad":
+            dev = dataclasses.replace(dev, containers=tuple(
+                dataclasses.replace(c, crash_loop=(3, 60), backoff=(0, 0)) if c.name == "app" else c
+                for c in dev.containers))
+            prev = bundles["2"].with_name("2.raucb.revision")
+        bundles[name] = work / f"{name}.raucb"
+        figures[name] = build_app_bundle(dev, out, prev, bundles[name])
+        revisions[name] = f"revisions/{figures[name]['revision']}"
+        prev = bundles[name].with_name(f"{name}.raucb.revision")
+        if name == "3":  # the figure: release 3 (one layer changed) against the whole container set
+            full = build_app_bundle(dev, out, None, work / "full-3.raucb")
+    one = figures["3"]
+    FIGURES["update_bytes"] = one["bundle_bytes"]
     FIGURES["full_bytes"] = full["bundle_bytes"]
-    FIGURES["ratio"] = round(full["bundle_bytes"] / figures["bundle_bytes"], 1)
-    FIGURES["change"] = "counter's command (its config.json): one file of the container set"
-    return device, out, update_disk(where, good=good, bad=bad), figures["revision"]
+    FIGURES["ratio"] = round(full["bundle_bytes"] / one["bundle_bytes"], 1)
+    FIGURES["change"] = ("app release 2 -> 3: the app container's app layer (/app/run.sh, /app/version) changes; "
+                         "its base layer (busybox), its config and the host container do not")
+    FIGURES["update_files_shipped"] = one["blobs_shipped"]
+    return device, out, update_disk(work, **{f"v{k}": v for k, v in bundles.items()}), revisions
 
 
-def test_update_without_reboot_rollback_and_factory_reset(app_bundles, tmp_path):
-    device, out, disk, revision = app_bundles
+def _sees(m: Machine) -> tuple[str, str]:
+    """(app revision pycmctl status names, the version the app container reads), with every
+    container healthy."""
+    rc, text = m.run(f"pycmctl status; {SEES}")
+    assert rc == 0, text
+    rev = re.search(r"app revision (\S+)", text).group(1)
+    for name in NAMES:
+        assert re.search(rf"^{name}\s+healthy\s", text, re.M), text
+    seen = re.search(r"^sees version (\w+)\s*$", text, re.M)
+    return rev, seen.group(1) if seen else "-"
+
+
+def _update(m: Machine, release: str, timeout: float = 120) -> tuple[int, str]:
+    return m.run(f"pycmctl app-update /run/update/v{release}.raucb", timeout)
+
+
+def test_update_without_reboot_rollback_and_factory_reset(appdemo, tmp_path):
+    device, out, disk, revisions = appdemo
     with Machine(device.board, out / "image" / "disk.img", tmp_path / "run", extra_disks=(disk,)) as m:
         m.start()
-        m.wait_boot(names(device))
-        rc, text = m.run(f"{MOUNT_UPDATE} && pycmctl status")
-        assert rc == 0 and "app revision factory" in text, text
-        rc, text = m.run("pycmctl app-update /run/update/good.raucb", 180)
-        assert rc == 0 and f"committed revisions/{revision}" in text, text
+        m.wait_boot(NAMES)
+        rc, text = m.run(f"{MOUNT_UPDATE} && pycm --verify-store")
+        assert rc == 0 and "current factory" in text or "no app store" in text, text
+        assert _sees(m) == ("factory", "1")
+        rc, text = _update(m, "2")
+        assert rc == 0 and f"committed {revisions['2']}" in text, text
         FIGURES["switch_ms"] = int(re.search(r"switch (\d+) ms", text).group(1))
         FIGURES["update_total_ms"] = int(re.search(r"total (\d+) ms", text).group(1))
         seen = m.output()
-        assert "counter: version 2" in seen and "pycm: rebooting" not in seen
+        assert "[app] app: version 2" in seen and "pycm: rebooting" not in seen
         assert seen.count("container hostos: started") == 1  # unchanged: never restarted
-        rc, text = m.run("pycmctl status")
-        assert rc == 0 and f"app revision revisions/{revision}" in text, text
+        assert _sees(m) == (revisions["2"], "2")
+        rc, text = m.run("pycm --verify-store")
+        assert rc == 0 and f"store OK: current {revisions['2']}" in text, text
 
-        rc, text = m.run("pycmctl app-update /run/update/bad.raucb", 180)
-        assert rc == 1 and "rolled back to revisions/" + revision in text, text
+        # a release that crash-loops: rolled back; timed from the failure to the old app healthy
+        t = time.monotonic()
+        rc, text = _update(m, "bad")
+        took = time.monotonic() - t
+        assert rc == 1 and f"rolled back to {revisions['2']} (rollback" in text, text
         FIGURES["rollback_ms"] = int(re.search(r"rollback (\d+) ms", text).group(1))
-        assert "counter: broken" in m.output()
-        rc, text = m.run("pycmctl status; ls /data/pycontainers/apps/revisions")
-        assert rc == 0 and f"app revision revisions/{revision}" in text and "counter" in text, text
-        assert text.count("\n") >= 1 and len(re.findall(r"^[0-9a-f]{16}\s*$", text, re.M)) == 1, text  # bad one GC'd
+        FIGURES["rollback_total_ms"] = int(re.search(r"total (\d+) ms", text).group(1))
+        FIGURES["rollback_command_s"] = round(took, 2)
+        assert "app: version bad, broken" in m.output()
+        assert _sees(m) == (revisions["2"], "2")  # healthy on the old content when the command returns
+        rc, text = m.run("pycm --verify-store; ls /data/pycontainers/apps/revisions")
+        assert rc == 0 and "store OK" in text, text
+        assert re.findall(r"^([0-9a-f]{16})\s*$", text, re.M) == [revisions["2"][10:]], text  # bad one GC'd
 
+        rc, text = m.run("mkdir -p /data/volumes/app && touch /data/volumes/app/kept && sync")
         m.proc.sendline("pycmctl factory-reset --wipe-data")
-        m.wait_boot(names(device))
-        rc, text = m.run("pycmctl status; ls /data/pycontainers/apps/blobs | wc -l; cat /data/volumes/counter/count")
-        assert rc == 0 and "app revision factory" in text, text
-        assert re.search(r"^0\s*$", text, re.M) and re.search(r"^1\s*$", text, re.M), text  # store empty, volume wiped
+        m.wait_boot(NAMES)
+        rc, text = m.run("ls /data/pycontainers/apps/blobs | wc -l; test -e /data/volumes/app/kept; echo kept=$?")
+        assert rc == 0 and re.search(r"^0\s*$", text, re.M) and "kept=1" in text, text  # store empty, volumes wiped
+        assert _sees(m) == ("factory", "1")
         m.power_cut()
+    FIGURES.setdefault("what", {}).update({
+        "update_bytes": "bytes of the app bundle of release 3 made --from release 2 (one layer changed)",
+        "full_bytes": "bytes of the app bundle of release 3 without --from: every file of the container set",
+        "switch_ms": "pycm: from the trial pointer set (stopping the changed container) to it healthy and committed",
+        "update_total_ms": "pycm: from the app-update request to the commit (verify, extract, store, switch, health)",
+        "rollback_ms": "pycm: from the failure being detected (crash loop of the new app) to the old app "
+                       "container healthy again",
+        "rollback_total_ms": "pycm: from the app-update request of the failing release to the old app healthy again",
+        "rollback_command_s": "host clock: `pycmctl app-update` of the failing release typed until it returned",
+    })
+
+
+def test_app_rollback_returns_to_the_previous_revision(appdemo, tmp_path):
+    device, out, disk, revisions = appdemo
+    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run", extra_disks=(disk,)) as m:
+        m.start()
+        m.wait_boot(NAMES)
+        rc, text = m.run(f"{MOUNT_UPDATE} && pycmctl app-rollback")
+        assert rc == 1 and "no previous revision to roll back to (running factory)" in text, text
+        for release in ("2", "3"):
+            rc, text = _update(m, release)
+            assert rc == 0 and f"committed {revisions[release]}" in text, text
+        rc, text = m.run("pycmctl app-rollback", 120)
+        assert rc == 0 and f"committed {revisions['2']} (from {revisions['3']}" in text, text
+        assert _sees(m) == (revisions["2"], "2")
+        rc, text = m.run("pycm --verify-store")
+        assert rc == 0 and f"store OK: current {revisions['2']}" in text, text
+        # the rolled-back-to revision stays after a power cut: it is committed
+        m.power_cut()
+        m.start()
+        m.wait_boot(NAMES)
+        assert _sees(m) == (revisions["2"], "2")
+        assert "[app] app: version 2" in m.output()
+        m.power_cut()
+
+
+# console lines of an update, in order: the phase a cut fell in is the last one seen
+PHASES = [
+    ("verify (rauc info)", "pycm: app update: staging"),
+    ("extract, blobs, revision rename", "pycm: app update: extracting"),
+    ("trial switch, stopping the app", "pycm: app update: switching to"),
+    ("container restart, health wait", "pycm: container app: started"),
+    ("commit", "pycm: container app: healthy"),
+    ("GC, reply", "pycm: app update: committed"),
+    ("done", "\ncommitted revisions/"),
+]
+# cuts timed on a console line (every fourth trial), a few milliseconds after it
+CUT_AT = ["pycm: app update: extracting", "pycm: app update: switching to", "pycm: container app: started",
+          "pycm: container app: healthy", "pycm: app update: committed"]
+
+
+def _read_for(m: Machine, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:  # keep reading: the console log is the record
+        try:
+            m.proc.read_nonblocking(65536, timeout=min(left, 0.05))
+        except pexpect.TIMEOUT:
+            pass
+
+
+@pytest.mark.faults
+def test_power_cuts_during_app_updates(appdemo, tmp_path):
+    """Power cut (QMP quit) at TRIALS seeded moments of an app update (random delays over a
+    measured full update, and cuts right after its console lines): after the next boot the
+    device runs exactly the old or the new revision, every container healthy and seeing that
+    revision's content, the store verifies (pycm --verify-store), and a following update applies.
+    One Machine throughout: each trial starts where the one before ended."""
+    device, out, disk, revisions = appdemo
+    version = {rev: rel for rel, rev in revisions.items()}
+    cycle = ["2", "3", "4"]
+    rng = random.Random(SEED)
+    trials, failed = [], []
+    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run", extra_disks=(disk,)) as m:
+        m.start()
+        m.wait_boot(NAMES)
+        rc, _ = m.run(MOUNT_UPDATE)
+        assert rc == 0
+        t = time.monotonic()
+        m.proc.sendline("pycmctl app-update /run/update/v2.raucb")
+        m.expect(r"pycm: app update: committed", 120)
+        span = time.monotonic() - t  # a whole update, typed to committed: the cuts are spread over it
+        rc, text = m.run("true")
+        assert rc == 0, text
+        running = "2"
+        for i in range(TRIALS):
+            t0 = time.monotonic()
+            old = running
+            new = cycle[(cycle.index(old) + 1) % len(cycle)] if old in cycle else "2"
+            before = len(m.output())
+            m.proc.sendline(f"pycmctl app-update /run/update/v{new}.raucb")
+            if i % 4 == 3:
+                marker = CUT_AT[(i // 4) % len(CUT_AT)]
+                m.expect(re.escape(marker), 60)
+                delay = rng.uniform(0, 0.02)
+                when = f"{delay * 1000:3.0f} ms after '{marker[6:]}'"
+            else:
+                delay = (i - i // 4 + rng.random()) * span / (TRIALS - TRIALS // 4)  # stratified
+                when = f"{delay:5.2f} s after the command"
+            _read_for(m, delay)
+            seen = m.output()[before:]
+            phase = "before staging"
+            for name, line in PHASES:
+                if line in seen:
+                    phase = name
+            m.power_cut()
+            m.start()
+            ok, why, rev, sees = False, "", "-", "-"
+            try:
+                m.wait_boot(NAMES, timeout=120)
+                rev, sees = _sees(m)
+                rc, text = m.run(f"pycm --verify-store; {MOUNT_UPDATE}")
+                store_ok = rc == 0 and "store OK" in text
+                booted = version.get(rev, "?")
+                if booted not in (old, new) or sees != booted or not store_ok:
+                    why = f"runs {rev} (release {booted}), sees {sees}, store: {text.strip()[-300:]}"
+                else:
+                    following = cycle[(cycle.index(booted) + 1) % len(cycle)]
+                    rc, text = _update(m, following)
+                    ok = rc == 0 and f"committed {revisions[following]}" in text and _sees(m)[1] == following
+                    why = "" if ok else f"the following update to {following} failed: {text.strip()[-300:]}"
+                    running = following
+            except (TimeoutError, RuntimeError, AssertionError, AttributeError) as e:
+                why = str(e)[-500:]
+            took = time.monotonic() - t0
+            trials.append({"trial": i, "cut": when, "phase": phase, "from": old, "to": new,
+                           "booted": version.get(rev, rev), "sees": sees, "ok": ok, "s": round(took, 1)})
+            print(f"app power cut {i:2d} {when:45s} ({phase}): {old} -> {new}, booted {version.get(rev, rev)}, "
+                  f"sees {sees}, {'OK' if ok else 'FAILED ' + why} [{took:.1f} s]")
+            if not ok:
+                failed.append((i, why))
+                if rev == "-":
+                    break  # the device did not come up: the next trials would not start from a known state
+        m.power_cut()
+    FIGURES.setdefault("what", {})["power_cuts"] = (
+        "QMP quit during an app update (a seeded delay over update_span_s, or ms after a console line), boot, "
+        "then: pycmctl status names the old or the new revision, every container healthy, the app reads that "
+        "revision's /app/version, pycm --verify-store sound, and a following update commits; s: seconds per trial")
+    FIGURES["power_cuts"] = {"seed": SEED, "passed": len(trials) - len(failed), "total": TRIALS,
+                             "update_span_s": round(span, 2), "trials": trials}
+    assert not failed, failed
+    phases = {t["phase"] for t in trials}
+    assert len(phases) >= 4, f"the cuts fell in too few phases of the update: {phases}"

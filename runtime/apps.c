@@ -314,6 +314,25 @@ static void rollback(struct pc_sup *s, const char *why)
 	begin_switch(s);
 }
 
+/* The switch back has ended: the old containers are healthy (bad == NULL) or are not. The
+ * rollback time runs from the failure being detected (the rollback's start) to that moment. */
+static void rolled_back(struct pc_sup *s, long long now, const char *bad)
+{
+	struct pc_update *u = &s->upd;
+	long long ms = now - u->t_switch, total = now - u->t0;
+	if (bad) {
+		LOG("app update: rolled back to %s, but %s", u->from, bad);
+		reply(s, "ERR app update to %s failed: %s; rolled back to %s, but %s (rollback %lld ms, total %lld ms)\n",
+		      u->target, u->reason, u->from, bad, ms, total);
+	} else {
+		LOG("app update: rolled back to %s: healthy again %lld ms after the failure was detected", u->from, ms);
+		reply(s, "ERR app update to %s failed: %s; rolled back to %s (rollback %lld ms from the failure to its "
+			 "containers healthy, total %lld ms)\n",
+		      u->target, u->reason, u->from, ms, total);
+	}
+	u->phase = UPD_NONE;
+}
+
 void pc_apps_tick(struct pc_sup *s, long long now)
 {
 	struct pc_update *u = &s->upd;
@@ -335,17 +354,14 @@ void pc_apps_tick(struct pc_sup *s, long long now)
 		free_buf = u->old; /* forward: kept for a rollback until the commit; back: the failed one */
 		if (u->rollback) {
 			pc_fmt(s->revision, sizeof s->revision, "%s", u->from);
-			LOG("app update: rolled back to %s in %lld ms", u->from, now - u->t_switch);
+			LOG("app update: switched back to %s in %lld ms; waiting for its containers to be healthy", u->from,
+			    now - u->t_switch);
 			const char *keep[PC_MAX_CONTAINERS];
 			for (int i = 0; i < s->m->ncontainers; i++)
 				keep[i] = s->m->c[i].bundle;
 			pc_store_gc(s->apps, keep, s->m->ncontainers); /* the failed revision and its blobs */
-			reply(s, "ERR app update to %s failed: %s; rolled back to %s (rollback %lld ms)\n", u->target,
-			      u->reason, u->from, now - u->t_switch);
-			u->phase = UPD_NONE;
-			return;
 		}
-		u->phase = UPD_TRIAL;
+		u->phase = UPD_TRIAL; /* forward: the health gate; back: until the old ones are healthy again */
 		u->deadline = now + s->m->boot_deadline * 1000LL;
 		return;
 	}
@@ -360,7 +376,10 @@ void pc_apps_tick(struct pc_sup *s, long long now)
 			char why[128];
 			pc_fmt(why, sizeof why, "container %s %s before it was healthy", c->cfg->name,
 				 c->state == ST_FAILED ? "failed (crash loop)" : "exited");
-			rollback(s, why);
+			if (u->rollback)
+				rolled_back(s, now, why);
+			else
+				rollback(s, why);
 			return;
 		}
 		all = all && c->state == ST_HEALTHY;
@@ -369,8 +388,15 @@ void pc_apps_tick(struct pc_sup *s, long long now)
 		if (now > u->deadline) {
 			char why[128];
 			pc_fmt(why, sizeof why, "not healthy %d s after the switch", s->m->boot_deadline);
-			rollback(s, why);
+			if (u->rollback)
+				rolled_back(s, now, why);
+			else
+				rollback(s, why);
 		}
+		return;
+	}
+	if (u->rollback) {
+		rolled_back(s, now, NULL);
 		return;
 	}
 	struct pc_err e;

@@ -2,6 +2,7 @@
  *
  *   pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] [--data-logs DIR] [--apps DIR] [--check]
  *   pycm --app-stage TARGET ROOT SLOT_MANIFEST [NAME=BUNDLE ...]   (the staging child of an app update)
+ *   pycm --verify-store [ROOT [SLOT_MANIFEST]]   (check the app store; exit 0 sound, 1 not)
  *
  * Container output goes to the console as "[NAME] line" and to size-capped logs: RUN_DIR/logs
  * (tmpfs) and /data/pycontainers/logs (persistent; --data-logs sets it with --no-pid1). pycmctl
@@ -54,6 +55,9 @@ int main(int argc, char **argv)
 	bool no_pid1 = false, check = false;
 	if (argc > 1 && !strcmp(argv[1], "--app-stage"))
 		return pc_app_stage_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "--verify-store"))
+		return pc_store_verify(argc > 2 ? argv[2] : PC_APPS_DIR, argc > 3 ? argv[3] : "/etc/pycontainers/manifest",
+				       stdout);
 	static const struct option opts[] = {
 		{"manifest", required_argument, NULL, 'm'}, {"no-pid1", no_argument, NULL, 'n'},
 		{"cmdline", required_argument, NULL, 'c'},  {"run-dir", required_argument, NULL, 'r'},

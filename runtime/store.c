@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,9 @@ void pc_store_boot(const char *root)
 
 /* ------------------------------------------------------------------ GC */
 
+static bool valid_hex(const char *s, size_t n);
+static int by_name(const struct dirent **a, const struct dirent **b);
+
 static bool kept(const char *root, const char *rev, const char *const keep[], int nkeep)
 {
 	static const char *const pointers[] = {"current", "previous", "trial"};
@@ -218,18 +222,36 @@ long long pc_store_gc(const char *root, const char *const keep[], int nkeep)
 	long long freed = 0;
 	pc_fmt(path, sizeof path, "%s/staging", root);
 	pc_rmtree(path);
-	pc_fmt(path, sizeof path, "%s/revisions", root);
-	DIR *d = opendir(path);
-	for (struct dirent *e; d && (e = readdir(d));) {
-		if (e->d_name[0] == '.' || kept(root, e->d_name, keep, nkeep))
-			continue;
-		pc_fmt(path, sizeof path, "%s/revisions/%s", root, e->d_name);
-		pc_rmtree(path);
+	char revs[PATH_MAX];
+	pc_fmt(revs, sizeof revs, "%s/revisions", root);
+	struct dirent **list;
+	int n = scandir(revs, &list, NULL, by_name);
+	for (int i = 0; i < n; i++) {
+		const char *name = list[i]->d_name;
+		if (name[0] != '.' && !kept(root, name, keep, nkeep)) {
+			pc_fmt(path, sizeof path, "%s/%s", revs, name);
+			/* a revision under its final name is complete: it leaves that name (durably) before
+			 * its content goes, so a power cut in the removal leaves a .gc leftover, never a
+			 * partial revisions/ID that a later update would take as present */
+			if (strlen(name) == 16 && valid_hex(name, 16)) {
+				char gone[PATH_MAX];
+				pc_fmt(gone, sizeof gone, "%s/%s.gc", revs, name);
+				pc_rmtree(gone);
+				if (rename(path, gone) < 0 || fsync_dir(revs) < 0) {
+					LOG("app store: cannot retire %s: %s", path, strerror(errno));
+					free(list[i]);
+					continue;
+				}
+				pc_fmt(path, sizeof path, "%s", gone);
+			}
+			pc_rmtree(path);
+		}
+		free(list[i]);
 	}
-	if (d)
-		closedir(d);
+	if (n >= 0)
+		free(list);
 	pc_fmt(path, sizeof path, "%s/blobs", root);
-	d = opendir(path);
+	DIR *d = opendir(path);
 	for (struct dirent *e; d && (e = readdir(d));) {
 		struct stat st;
 		if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -636,4 +658,208 @@ out:
 	factory_free(&ix);
 	free(text);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ verification */
+
+struct verify {
+	FILE *out;
+	int problems;
+	long files, entries, blobs;
+};
+
+static void problem(struct verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct verify *v, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("store: ", v->out);
+	vfprintf(v->out, fmt, ap);
+	fputc('\n', v->out);
+	va_end(ap);
+	v->problems++;
+}
+
+static long count_tree(const char *dir)
+{
+	long n = 0;
+	struct dirent **list;
+	int k = scandir(dir, &list, NULL, by_name);
+	for (int i = 0; i < k; i++) {
+		const char *name = list[i]->d_name;
+		if (strcmp(name, ".") && strcmp(name, "..")) {
+			char path[PATH_MAX];
+			struct stat st;
+			pc_fmt(path, sizeof path, "%s/%s", dir, name);
+			n++;
+			if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+				n += count_tree(path);
+		}
+		free(list[i]);
+	}
+	if (k >= 0)
+		free(list);
+	return n;
+}
+
+/* One revision against its listing: every entry there, of its type, mode, size, content (the
+ * digest its listing names) and a hard link of blobs/DIGEST.MODE; nothing else in its tree. */
+static void verify_revision(const char *root, const char *slot, const char *target, struct verify *v)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2], blob[PATH_MAX * 2];
+	struct pc_err err;
+	const char *id = target + 10;
+	pc_fmt(dir, sizeof dir, "%s/%s", root, target);
+	if (!valid_hex(id, 16)) {
+		problem(v, "%s: not revisions/ and 16 hex digits", target);
+		return;
+	}
+	if (slot) {
+		static struct pc_manifest m;
+		if (pc_manifest_compose(slot, dir, &m, &err) < 0)
+			problem(v, "%s: manifest: %s", target, err.msg);
+	}
+	pc_fmt(path, sizeof path, "%s/revision", dir);
+	char *text = read_text(path, REVISION_MAX, &err);
+	if (!text) {
+		problem(v, "%s", err.msg);
+		return;
+	}
+	char *save = NULL, *l = strtok_r(text, "\n", &save);
+	if (!l || strcmp(l, "pycontainers-revision 1") || !(l = strtok_r(NULL, "\n", &save)) || strncmp(l, "id ", 3) ||
+	    strcmp(l + 3, id)) {
+		problem(v, "%s: its listing is not that of revision %s", target, id);
+		free(text);
+		return;
+	}
+	char ctr[PC_NAME_MAX + 1] = "";
+	long listed = 2, line = 2; /* manifest, revision */
+	while ((l = strtok_r(NULL, "\n", &save)) != NULL) {
+		line++;
+		listed++;
+		struct stat st;
+		if (!strncmp(l, "container ", 10)) {
+			pc_fmt(ctr, sizeof ctr, "%s", l + 10);
+			pc_fmt(path, sizeof path, "%s/%s", dir, ctr);
+			if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+				problem(v, "%s: container %s: no directory", target, ctr);
+			continue;
+		}
+		char *f[6];
+		int n = split_tabs(l, f, 5);
+		if (!*ctr || n < 3 || n > 5 || !safe_rel(f[n - 1])) {
+			problem(v, "%s/revision:%ld: bad entry", target, line);
+			continue;
+		}
+		const char *rel = f[n - 1];
+		unsigned mode = (unsigned)strtoul(f[1], NULL, 8) & 07777;
+		pc_fmt(path, sizeof path, "%s/%s/%s", dir, ctr, rel);
+		v->entries++;
+		if (lstat(path, &st) < 0) {
+			problem(v, "%s/%s: missing (%s)", target, ctr, rel);
+			continue;
+		}
+		if (!strcmp(f[0], "d") && n == 3) {
+			if (!S_ISDIR(st.st_mode) || (st.st_mode & 07777) != mode)
+				problem(v, "%s/%s/%s: not a directory of mode %04o", target, ctr, rel, mode);
+		} else if (!strcmp(f[0], "l") && n == 3) {
+			char t[PATH_MAX];
+			ssize_t k = readlink(path, t, sizeof t - 1);
+			t[k > 0 ? k : 0] = '\0';
+			if (!S_ISLNK(st.st_mode) || strcmp(t, f[1]))
+				problem(v, "%s/%s/%s: not a symlink to %s", target, ctr, rel, f[1]);
+		} else if (!strcmp(f[0], "p") && n == 3) {
+			if (!S_ISFIFO(st.st_mode) || (st.st_mode & 07777) != mode)
+				problem(v, "%s/%s/%s: not a FIFO of mode %04o", target, ctr, rel, mode);
+		} else if (!strcmp(f[0], "f") && n == 5 && valid_hex(f[3], 64)) {
+			char hex[65];
+			struct stat bs;
+			v->files++;
+			pc_fmt(blob, sizeof blob, "%s/blobs/%s.%04o", root, f[3], mode);
+			if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != mode ||
+			    (long long)st.st_size != strtoll(f[2], NULL, 10))
+				problem(v, "%s/%s/%s: not a file of mode %04o and %s bytes", target, ctr, rel, mode, f[2]);
+			else if (hash_file(path, hex) < 0 || strcmp(hex, f[3]))
+				problem(v, "%s/%s/%s: content does not match its digest %.12s", target, ctr, rel, f[3]);
+			else if (stat(blob, &bs) < 0 || bs.st_ino != st.st_ino || bs.st_dev != st.st_dev)
+				problem(v, "%s/%s/%s: not a link of blobs/%.12s...%04o", target, ctr, rel, f[3], mode);
+		} else {
+			problem(v, "%s/revision:%ld: bad entry '%s'", target, line, f[0]);
+		}
+	}
+	free(text);
+	long found = count_tree(dir);
+	if (found != listed)
+		problem(v, "%s: %ld entries on disk, its listing has %ld", target, found, listed);
+}
+
+int pc_store_verify(const char *root, const char *slot, FILE *out)
+{
+	static const char *const pointers[] = {"current", "previous", "trial"};
+	struct verify v = {.out = out};
+	char targets[3][PATH_MAX], path[PATH_MAX * 2];
+	struct stat st;
+	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(out, "store: %s: no app store (%s); the factory revision runs\n", root, strerror(errno));
+		return errno == ENOENT ? 0 : 1;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!pc_store_pointer(root, pointers[i], targets[i], sizeof targets[i])) {
+			pc_fmt(path, sizeof path, "%s/%s", root, pointers[i]);
+			if (lstat(path, &st) == 0)
+				problem(&v, "%s: not a symlink", pointers[i]);
+			continue;
+		}
+		bool seen = false;
+		for (int j = 0; j < i; j++)
+			seen = seen || !strcmp(targets[i], targets[j]);
+		if (!strcmp(targets[i], PC_FACTORY) || seen)
+			continue;
+		pc_fmt(path, sizeof path, "%s/%s", root, targets[i]);
+		if (strncmp(targets[i], "revisions/", 10) || stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			problem(&v, "%s -> %s: dangling (no such revision)", pointers[i], targets[i]);
+		else
+			verify_revision(root, slot, targets[i], &v);
+	}
+	/* every blob: named DIGEST.MODE, of that mode and content; no half-written leftovers */
+	pc_fmt(path, sizeof path, "%s/blobs", root);
+	DIR *d = opendir(path);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char hex[65], name[80], file[PATH_MAX * 2];
+		const char *dot = strchr(e->d_name, '.');
+		pc_fmt(file, sizeof file, "%s/%s", path, e->d_name);
+		unsigned mode = dot ? (unsigned)strtoul(dot + 1, NULL, 8) : 0;
+		pc_fmt(name, sizeof name, "%.64s", e->d_name);
+		v.blobs++;
+		if (!dot || dot - e->d_name != 64 || !valid_hex(name, 64) || strlen(dot) != 5 ||
+		    lstat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
+			problem(&v, "blobs/%s: not a blob (DIGEST.MODE): a leftover", e->d_name);
+			continue;
+		}
+		if ((st.st_mode & 07777) != mode)
+			problem(&v, "blobs/%s: mode %04o", e->d_name, (unsigned)st.st_mode & 07777);
+		if (hash_file(file, hex) < 0 || strcmp(hex, name))
+			problem(&v, "blobs/%s: content does not match its name", e->d_name);
+	}
+	if (d)
+		closedir(d);
+	pc_fmt(path, sizeof path, "%s/revisions", root);
+	d = opendir(path);
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (e->d_name[0] != '.' && !valid_hex(e->d_name, 16))
+			problem(&v, "revisions/%s: a leftover", e->d_name);
+	if (d)
+		closedir(d);
+	pc_fmt(path, sizeof path, "%s/staging", root);
+	if (lstat(path, &st) == 0)
+		problem(&v, "staging: a leftover");
+	const char *cur = targets[0][0] ? targets[0] : PC_FACTORY;
+	if (v.problems)
+		fprintf(out, "store: %d problem%s (current %s)\n", v.problems, v.problems == 1 ? "" : "s", cur);
+	else
+		fprintf(out, "store OK: current %s; %ld entries and %ld files of the revisions pointed to checked, "
+			     "%ld blobs rehashed\n", cur, v.entries, v.files, v.blobs);
+	return v.problems ? 1 : 0;
 }

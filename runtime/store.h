@@ -7,6 +7,7 @@
 #include "manifest.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define PC_APPS_DIR "/data/pycontainers/apps"
 #define PC_FACTORY "factory" /* pointer target: the revision shipped in the slot */
@@ -36,6 +37,13 @@ int pc_tree_digest(const char *dir, char hex[65], struct pc_err *err);
  * directory is renamed into place. id receives ID. */
 int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory, char *id,
 			 size_t idsize, struct pc_err *err);
+/* Check the store (no update in progress): each pointer names "factory" or a revision that
+ * exists; every revision a pointer names matches its listing entry by entry (type, mode, size,
+ * SHA-256 of the content, a hard link of its blob) with nothing more in its tree, and its
+ * manifest composes with the slot manifest (slot: NULL skips that); every blob's content is what
+ * its name says; no staging or half-written leftovers. Problems one line each on out; returns
+ * 0 when sound, 1 otherwise. */
+int pc_store_verify(const char *root, const char *slot, FILE *out);
 /* Remove a tree (no error when it does not exist). */
 int pc_rmtree(const char *path);
 /* The staging child of an app update: pycm --app-stage TARGET ... (see store.c). */

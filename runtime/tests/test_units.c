@@ -314,6 +314,48 @@ static void test_store(void)
 	CHECK(pc_store_pointer(root, "previous", t, sizeof t) == 1 && !strcmp(t, "factory"));
 	CHECK(pc_store_pointer(root, "trial", t, sizeof t) == 0);
 	CHECK(pc_store_commit(root, &err) == -1); /* nothing on trial */
+	/* verification: the committed store is sound; a changed byte of a blob, an extra file, a
+	 * dangling pointer, a leftover are each found */
+	char *vout = NULL;
+	size_t vlen = 0;
+	FILE *vf = open_memstream(&vout, &vlen);
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef/app/rootfs/etc", root);
+	chmod(p, 0700); /* as listed (the digest test above changed it) */
+	snprintf(p, sizeof p, "%s/staging", root);
+	CHECK(pc_store_verify(root, NULL, vf) == 1); /* an extracted bundle left over */
+	pc_rmtree(p);
+	rewind(vf);
+	CHECK(pc_store_verify(root, NULL, vf) == 0);
+	fflush(vf);
+	CHECK(strstr(vout, "store OK: current revisions/0123456789abcdef; 6 entries and 3 files") != NULL);
+	snprintf(p, sizeof p, "%s/blobs/" WORLD ".0644", root);
+	int wfd = open(p, O_WRONLY);
+	CHECK(wfd >= 0 && write(wfd, "W", 1) == 1);
+	close(wfd);
+	CHECK(pc_store_verify(root, NULL, vf) == 1);
+	fflush(vf);
+	CHECK(strstr(vout, "app/rootfs/world: content does not match its digest e258d248fda9") != NULL);
+	CHECK(strstr(vout, "blobs/" WORLD ".0644: content does not match its name") != NULL);
+	put_file(p, "world\n");
+	CHECK(pc_store_verify(root, NULL, vf) == 0);
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef/app/rootfs/extra", root);
+	put_file(p, "x");
+	CHECK(pc_store_verify(root, NULL, vf) == 1);
+	fflush(vf);
+	CHECK(strstr(vout, "10 entries on disk, its listing has 9") != NULL);
+	unlink(p);
+	CHECK(pc_store_set(root, "previous", "revisions/aaaaaaaaaaaaaaaa", &err) == 0);
+	CHECK(pc_store_verify(root, NULL, vf) == 1);
+	fflush(vf);
+	CHECK(strstr(vout, "previous -> revisions/aaaaaaaaaaaaaaaa: dangling") != NULL);
+	CHECK(pc_store_set(root, "previous", "factory", &err) == 0);
+	snprintf(p, sizeof p, "%s/blobs/" WORLD ".0644.tmp", root);
+	put_file(p, "wor");
+	CHECK(pc_store_verify(root, NULL, vf) == 1);
+	unlink(p);
+	CHECK(pc_store_verify(root, NULL, vf) == 0);
+	fclose(vf);
+	free(vout);
 	/* an uncommitted trial is dropped at boot */
 	CHECK(pc_store_set(root, "trial", "revisions/ffffffffffffffff", &err) == 0);
 	pc_store_boot(root);
@@ -327,6 +369,8 @@ static void test_store(void)
 	snprintf(p, sizeof p, "%s/blobs/" WORLD ".0755", root);
 	CHECK(access(p, F_OK) < 0);
 	snprintf(p, sizeof p, "%s/revisions/aaaaaaaaaaaaaaaa", root);
+	CHECK(access(p, F_OK) < 0);
+	snprintf(p, sizeof p, "%s/revisions/aaaaaaaaaaaaaaaa.gc", root); /* retired, then removed */
 	CHECK(access(p, F_OK) < 0);
 	snprintf(p, sizeof p, "%s/blobs/" HELLO ".0755", root);
 	CHECK(access(p, F_OK) == 0);
