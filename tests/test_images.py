@@ -335,11 +335,15 @@ def test_import_compose_registry_images_and_ignore(run_cli, tmp_path):
         """))
     code, out, err = run_cli("import-compose", "c.yml")
     assert code == 2 and err.splitlines()[:2] == [
-        "c.yml:3: services.web.image: 'nginx:1.25' is a registry reference, which cannot be resolved offline: "
-        "save it (`docker save nginx:1.25 -o FILE.tar`, or `skopeo copy docker://nginx:1.25 oci-archive:FILE.tar`) "
-        "and add x-pycontainers-image: {docker-archive: FILE.tar} (or oci-archive, oci-layout)",
+        "c.yml:2: services.web: no command: give command (a registry image is read only at build time, so its "
+        "Entrypoint and Cmd are not known here; or save it and name the file with x-pycontainers-image)",
         "c.yml:4: services.web.ports: not supported: app containers have their own network namespace with "
         "loopback only; nothing is published (remove it, or drop it knowingly with --ignore ports)"]
+    # with a command, image: REF becomes a registry reference copied at build time
+    (tmp_path / "r.yml").write_text("services:\n  web:\n    image: nginx:1.25\n    command: [nginx]\n")
+    code, out, err = run_cli("import-compose", "r.yml")
+    assert code == 0, err
+    assert "image: {registry: 'docker://nginx:1.25'}" in out and "command: [nginx]" in out
     make_docker_archive(tmp_path / "nginx.tar", [LOWER], image_config(Cmd=["nginx"], User="nginx"))
     (tmp_path / "c.yml").write_text((tmp_path / "c.yml").read_text() + "    x-pycontainers-image: {docker-archive: nginx.tar}\n")
     code, out, err = run_cli("import-compose", "c.yml", "--ignore", "ports", "--ignore", "user")

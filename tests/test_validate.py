@@ -43,7 +43,7 @@ CASES = {
          "bad.yml:6: storage.rootfs: 'lots' is not valid: A size with a unit: B, KiB, MiB, GiB (binary) or "
          "kB, MB, GB (decimal), e.g. 64MiB.",
          "bad.yml:9: containers[0].role: 'server' is not one of host, app",
-         "bad.yml:10: containers[0].image: give exactly one of: packages, oci-layout, oci-archive, docker-archive",
+         "bad.yml:10: containers[0].image: give exactly one of: packages, oci-layout, oci-archive, docker-archive, registry",
          "bad.yml:11: containers[0].command: expected a list, got a string",
          "bad.yml:12: containers[0].restart: 'sometimes' is not one of always, on-failure, never",
          "bad.yml:14: update.boot_attempts: 0 is less than the minimum of 1"]),

@@ -2,8 +2,9 @@
 
 The supported subset maps one to one onto the device format; every other key is a problem
 naming the service and the key (nothing is printed then), unless the user drops that key
-knowingly with `ignore`. A registry image cannot be fetched offline: a service names a local
-image with `x-pycontainers-image`, the device file's own `image` mapping.
+knowingly with `ignore`. A service names a local image with `x-pycontainers-image`, the device
+file's own `image` mapping; a service with only `image: REF` becomes `registry: docker://REF`,
+copied at build time (its config is not read here: the command must be in the compose file).
 
 Docker's rules for the command are applied here, once, so the device file says what runs:
 argv = entrypoint + command, each defaulting to the image's Entrypoint and Cmd (an entrypoint
@@ -147,16 +148,16 @@ def _service(name, svc, where, chosen, base, device_dir, problem, unsupported, i
     if not NAME.match(name):
         problem(where, f"{name!r} is not a valid container name ({NAME_RULE}); rename the service")
 
-    # image: a local layout or archive (or packages); a registry reference cannot be resolved
-    image, config = None, {}
+    # image: a local layout or archive (or packages), or a registry reference copied at build time
+    image, config, registry = None, {}, False
     spec = svc.get(IMAGE_KEY)
     if spec is None:
         ref = svc.get("image")
-        how = (f"save it (`docker save {ref} -o FILE.tar`, or `skopeo copy docker://{ref} oci-archive:FILE.tar`) "
-               f"and add {IMAGE_KEY}: {{docker-archive: FILE.tar}} (or oci-archive, oci-layout)")
-        problem(where + (["image"] if ref else []),
-                f"{ref!r} is a registry reference, which cannot be resolved offline: {how}" if ref else
-                f"no image: add {IMAGE_KEY}: {{oci-archive: FILE}} (or docker-archive, oci-layout, packages)")
+        if ref:
+            image, registry = {"registry": f"docker://{ref}"}, True
+        else:
+            problem(where, f"no image: add image: REF, or {IMAGE_KEY}: {{oci-archive: FILE}} "
+                           "(or docker-archive, oci-layout, packages)")
     elif not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in (*IMAGE_FILES, "packages"):
         problem(where + [IMAGE_KEY], f"give a mapping with exactly one of: {', '.join((*IMAGE_FILES, 'packages'))}")
     elif "packages" in spec:
@@ -184,7 +185,10 @@ def _service(name, svc, where, chosen, base, device_dir, problem, unsupported, i
         argv = entrypoint + (command or [])
     else:
         argv = list(config.get("Entrypoint") or []) + (command if command is not None else list(config.get("Cmd") or []))
-    if not argv and image is not None:
+    if not argv and registry:
+        problem(where, "no command: give command (a registry image is read only at build time, so its "
+                       f"Entrypoint and Cmd are not known here; or save it and name the file with {IMAGE_KEY})")
+    elif not argv and image is not None:
         problem(where, "no command: give command (the image has no Entrypoint or Cmd)")
 
     env: dict[str, str] = {}

@@ -16,6 +16,7 @@ from .contract import write_contract
 from .labgrid import write_labgrid
 from .keys import KeyPair, signing_keys
 from .model import Device
+from .registry import resolve_images
 from .render import Tree, publish
 from .yocto import write_yocto
 
@@ -42,6 +43,7 @@ def render_all(device: Device, tree: Tree, keys: KeyPair, options: Options) -> N
 
 
 def generate(device: Device, output: Path, options: Options | None = None, keys: KeyPair | None = None) -> Path:
+    device = resolve_images(device)  # a no-op when the caller has resolved them (commands.load)
     keys = keys or signing_keys(device, output)
     dest = output / "generated"
     with publish(dest) as tree:

@@ -153,9 +153,12 @@ IMAGE_FILES = oci.KINDS  # image kinds read from a layout or archive (oci.py, do
 
 @dataclass(frozen=True)
 class ImageSource:
-    kind: str  # packages, or one of IMAGE_FILES
+    kind: str  # packages, registry, or one of IMAGE_FILES
     packages: tuple[str, ...] = ()
     path: Path | None = None  # absolute
+    ref: str = ""  # registry: a skopeo reference (docker://..., docker-archive:..., ...)
+    digest: str = ""  # registry: the pinned manifest digest, if any
+    line: int = field(default=0, compare=False)  # the device file's line of `image`
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,11 @@ def _schema_problems(data: LineDict, kind: str, display: str) -> list[Problem]:
             msg = f"expected {want}, got {_describe(err.instance)}"
         elif v in ("pattern", "anyOf"):
             msg = f"{err.instance!r} is not valid: {sub.get('description', err.message)}"
+        elif v == "oneOf" and "properties" in sub:  # an image: exactly one source key
+            msg = f"give exactly one of: {', '.join(k for k in sub['properties'] if k != 'digest')}"
+        elif v == "dependentRequired":
+            needed, _, given = err.message.partition(" is a dependency of ")
+            msg = f"{given} is given only with {needed}"
         elif v in ("minProperties", "maxProperties") and "properties" in sub:
             msg = f"give exactly one of: {', '.join(sub['properties'])}" if sub.get("maxProperties") == 1 \
                 else f"give at least one of: {', '.join(sub['properties'])}"
@@ -362,6 +370,9 @@ def _container(c: dict, base: Path) -> Container:
     img = c["image"]
     if "packages" in img:
         image = ImageSource("packages", packages=tuple(img["packages"]))
+    elif "registry" in img:  # resolved at build time (registry.resolve_images), never at load
+        image = ImageSource("registry", ref=img["registry"], digest=img.get("digest", ""),
+                            line=c.lines.get("image", 0) if isinstance(c, LineDict) else 0)
     else:
         kind_ = next(iter(img))
         image = ImageSource(kind_, path=(base / img[kind_]).resolve())

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..model import Device, load_device
+from ..registry import resolve_images
 
 
 def device_args(p: argparse.ArgumentParser, output: bool = True) -> None:
@@ -18,8 +19,13 @@ def device_args(p: argparse.ArgumentParser, output: bool = True) -> None:
                        help="output directory (default: build/<device name>)")
 
 
-def load(args: argparse.Namespace) -> tuple[Device, Path]:
+def load(args: argparse.Namespace, resolve: bool = True) -> tuple[Device, Path]:
+    """The device of args.device (with --board), and its output directory. resolve: copy its
+    registry images (registry.resolve_images, skopeo) so every image is a file; validate and
+    boot don't, and need no network."""
     board = getattr(args, "board", None)
     device = load_device(args.device, board)
+    if resolve:
+        device = resolve_images(device)
     default = Path("build") / (f"{device.name}-{device.board.name}" if board else device.name)
     return device, (getattr(args, "output", None) or default)

@@ -26,7 +26,7 @@ def setup(p):
 
 
 def run(args):
-    device, output = load(args)
+    device, output = load(args, resolve=False)
     disk = output / "image" / "disk.img"
     if not disk.is_file():
         raise UserError(f"{disk} does not exist: run `pycontainers build {args.device} -o {output}` first")

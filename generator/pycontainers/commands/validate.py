@@ -16,5 +16,5 @@ def setup(p):
 
 
 def run(args):
-    device, _ = load(args)
+    device, _ = load(args, resolve=False)
     print(f"{args.device}: OK ({device.name} on {device.board.name}, {len(device.containers)} containers)")
