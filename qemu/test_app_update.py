@@ -197,6 +197,14 @@ def test_update_without_reboot_rollback_and_factory_reset(appdemo, tmp_path):
         assert rc == 0 and "store OK" in text, text
         assert re.findall(r"^([0-9a-f]{16})\s*$", text, re.M) == [revisions["2"][10:]], text  # bad one GC'd
 
+        # /data full: the update is refused before anything is written, the device keeps running
+        rc, text = m.run("dd if=/dev/zero of=/data/fill bs=1M 2>/dev/null; sync")
+        rc, text = _update(m, "3")
+        assert rc == 1 and re.search(r"needs [\d.]+ MiB on /data and [\d.]+ MiB are free .*: refused", text), text
+        rc, text = m.run("pycm --verify-store; ls /data/pycontainers/apps; rm /data/fill; sync")
+        assert rc == 0 and "store OK" in text and "staging" not in text, text
+        assert _sees(m) == (revisions["2"], "2")
+
         rc, text = m.run("mkdir -p /data/volumes/app && touch /data/volumes/app/kept && sync")
         m.proc.sendline("pycmctl factory-reset --wipe-data")
         m.wait_boot(NAMES)
