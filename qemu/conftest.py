@@ -85,6 +85,30 @@ def _build(device, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def busybox_static(request, tmp_path_factory):
+    """busybox_static(board=None) -> bytes of Debian's static busybox for a board (default: the
+    --board or demo.yml's), for test images made layer by layer."""
+    cache: dict = {}
+
+    def get(board: str | None = None) -> bytes:
+        board = board or request.config.getoption("--board")
+        if board not in cache:
+            demo = load_device(ROOT / "conf" / "devices" / "demo.yml", board)
+            deb = DebianBuild(demo, tmp_path_factory.mktemp("busybox"))
+            try:
+                deb.repo.update()
+                (pkg,) = deb.unpacked(["busybox-static"], alone=True)
+            except UserError as e:
+                if "mirror" in str(e):
+                    pytest.skip(f"the Debian mirror is not reachable: {e}")
+                raise
+            cache[board] = next(p for p in (pkg / "bin" / "busybox", pkg / "usr" / "bin" / "busybox")
+                                if p.is_file()).read_bytes()
+        return cache[board]
+    return get
+
+
 @pytest.fixture
 def machine(device, built, tmp_path, request):
     m = Machine(device.board, built / "image" / "disk.img", tmp_path / "run")

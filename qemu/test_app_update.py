@@ -29,8 +29,6 @@ import pexpect
 import pytest
 
 from pycontainers.apps import build_app_bundle
-from pycontainers.debian.build import DebianBuild
-from pycontainers.errors import UserError
 from pycontainers.model import load_device
 from pycontainers.qemu import Machine
 
@@ -93,23 +91,14 @@ def report():
 
 
 @pytest.fixture(scope="module")
-def appdemo(request, build_for, tmp_path_factory):
+def appdemo(request, build_for, busybox_static, tmp_path_factory):
     """(Device, OUTPUT, update disk, {release: revision id}): appdemo built with release 1 of
     the app; app bundles of releases 2, 3, 4 (each --from the one before, release 2 --from the
     image) and of release "bad" (crash-looping, --from 2) on an update disk."""
     board = request.config.getoption("--board")
     work = tmp_path_factory.mktemp("appdemo")
-    demo = load_device(ROOT / "conf" / "devices" / "demo.yml", board)  # the same board: its busybox-static
-    deb = DebianBuild(demo, work / "busybox")
-    try:
-        deb.repo.update()
-        (pkg,) = deb.unpacked(["busybox-static"], alone=True)
-    except UserError as e:
-        if "mirror" in str(e):
-            pytest.skip(f"the Debian mirror is not reachable: {e}")
-        raise
-    busybox = next(p for p in (pkg / "bin" / "busybox", pkg / "usr" / "bin" / "busybox") if p.is_file())
-    base = layer([("bin/busybox", "file", busybox.read_bytes(), 0o755),
+    busybox = busybox_static(board)
+    base = layer([("bin/busybox", "file", busybox, 0o755),
                   *[(f"bin/{a}", "sym", "busybox", 0o777) for a in ("sh", "sleep", "cat", "touch")]])
 
     def release(name: str, version: str):
