@@ -303,9 +303,8 @@ class Variants:
         ktree, kver = self.build.kernel()
         self.initrd = self.out / "disks" / "initramfs.cpio.gz"
         self.build.initramfs(root / "bin" / "busybox", ktree, kver, self.initrd, extra_modules=("overlay",))
-        self.kernel = root / "boot" / self.board.kernel_image
-        shutil.copy2(self.kernel, self.out / "disks" / self.board.kernel_image)
         self.kernel = self.out / "disks" / self.board.kernel_image
+        shutil.copy2(root / "boot" / self.board.kernel_image, self.kernel)
         return disks
 
 

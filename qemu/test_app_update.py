@@ -16,7 +16,6 @@ power-cut trials.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import random
 import re
@@ -32,7 +31,7 @@ from pycontainers.apps import build_app_bundle
 from pycontainers.model import load_device
 from pycontainers.qemu import Machine
 
-from test_update import MOUNT_UPDATE, update_disk
+from test_update import MOUNT_UPDATE, merge_report, update_disk
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -84,10 +83,7 @@ SEES = ("for p in /proc/[0-9]*; do grep -qs app/run.sh $p/cmdline && "
 @pytest.fixture(scope="module", autouse=True)
 def report():
     yield FIGURES
-    if FIGURES:
-        REPORT.parent.mkdir(parents=True, exist_ok=True)
-        old = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-        REPORT.write_text(json.dumps({**old, **FIGURES}, indent=2) + "\n")
+    merge_report(REPORT, FIGURES)
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +149,15 @@ def _update(m: Machine, release: str, timeout: float = 120) -> tuple[int, str]:
     return m.run(f"pycmctl app-update /run/update/v{release}.raucb", timeout)
 
 
+def _machine(appdemo, tmp_path) -> Machine:
+    """A Machine of the appdemo image with the update disk attached (not started)."""
+    device, out, disk, _ = appdemo
+    return Machine(device.board, out / "image" / "disk.img", tmp_path / "run", extra_disks=(disk,))
+
+
 def test_update_without_reboot_rollback_and_factory_reset(appdemo, tmp_path):
-    device, out, disk, revisions = appdemo
-    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run", extra_disks=(disk,)) as m:
+    revisions = appdemo[3]
+    with _machine(appdemo, tmp_path) as m:
         m.start()
         m.wait_boot(NAMES)
         rc, text = m.run(f"{MOUNT_UPDATE} && pycm --verify-store")
@@ -214,8 +216,8 @@ def test_update_without_reboot_rollback_and_factory_reset(appdemo, tmp_path):
 
 
 def test_app_rollback_returns_to_the_previous_revision(appdemo, tmp_path):
-    device, out, disk, revisions = appdemo
-    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run", extra_disks=(disk,)) as m:
+    revisions = appdemo[3]
+    with _machine(appdemo, tmp_path) as m:
         m.start()
         m.wait_boot(NAMES)
         rc, text = m.run(f"{MOUNT_UPDATE} && pycmctl app-rollback")
@@ -268,12 +270,12 @@ def test_power_cuts_during_app_updates(appdemo, tmp_path):
     device runs exactly the old or the new revision, every container healthy and seeing that
     revision's content, the store verifies (pycm --verify-store), and a following update applies.
     One Machine throughout: each trial starts where the one before ended."""
-    device, out, disk, revisions = appdemo
+    revisions = appdemo[3]
     version = {rev: rel for rel, rev in revisions.items()}
     cycle = ["2", "3", "4"]
     rng = random.Random(SEED)
     trials, failed = [], []
-    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run", extra_disks=(disk,)) as m:
+    with _machine(appdemo, tmp_path) as m:
         m.start()
         m.wait_boot(NAMES)
         rc, _ = m.run(MOUNT_UPDATE)

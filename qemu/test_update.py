@@ -42,14 +42,21 @@ pytestmark = pytest.mark.update
 FIGURES: dict = {}
 
 
+def merge_report(report: Path, figures: dict) -> None:
+    """Write a test module's figures into its JSON report over what an earlier run left there
+    (a run of some boards keeps the others' "boards" entries)."""
+    if not figures:
+        return
+    report.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(report.read_text()) if report.exists() else {}
+    boards = {**old.get("boards", {}), **figures.get("boards", {})}
+    report.write_text(json.dumps({**old, **figures, **({"boards": boards} if boards else {})}, indent=2) + "\n")
+
+
 @pytest.fixture(scope="module", autouse=True)
 def report():
     yield FIGURES
-    if FIGURES:
-        REPORT.parent.mkdir(parents=True, exist_ok=True)
-        old = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-        boards = {**old.get("boards", {}), **FIGURES.get("boards", {})}  # a run of some boards keeps the others
-        REPORT.write_text(json.dumps({**old, **FIGURES, **({"boards": boards} if boards else {})}, indent=2) + "\n")
+    merge_report(REPORT, FIGURES)
 
 
 @pytest.fixture(scope="module")
