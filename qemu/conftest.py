@@ -1,16 +1,23 @@
 """pytest plugin for boot tests in QEMU (there is no pytest-qemu on PyPI: this is ours).
 
 Fixtures build a device once per session with the Debian backend (packages cached in
-~/.cache/pycontainers) and hand out Machines on copy-on-write overlays of its image. Missing
-host tools skip the tests with the reason; they never pass silently. Console logs of failed
-tests are kept and their path printed.
+~/.cache/pycontainers) and hand out Machines on copy-on-write overlays of its image. With
+pytest-xdist (`make test` runs one worker per core) each image is still built once per session:
+the first worker to need it builds it under a file lock into a directory every worker of the
+session shares, the others wait and reuse it (`once`). Missing host tools skip the tests with the
+reason (a failure under CI=true: scripts/setup installs every one); they never pass silently.
+Console logs of failed tests are kept and their path printed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import hashlib
+import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -41,6 +48,49 @@ def device(request):
     return load_device(ROOT / request.config.getoption("--device"), request.config.getoption("--board"))
 
 
+def missing(what: str) -> None:
+    """A host tool or file the tests need is missing: skip (under CI=true the repository's
+    conftest.py reports that skip as a failure: scripts/setup installs everything)."""
+    pytest.skip(what)
+
+
+def session_dir(tmp_path_factory) -> Path:
+    """A directory shared by every xdist worker of this session (the session's own base temp
+    dir without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def once(tmp_path_factory, key: str, make: Callable[[Path], None]) -> Path:
+    """The directory of `key`, filled by make(dir) once per session whichever worker asks first;
+    the others wait on its lock. A failed make leaves no directory: the next caller tries again
+    (and fails the same way, with its own message)."""
+    shared = session_dir(tmp_path_factory) / "shared"
+    shared.mkdir(exist_ok=True)
+    name = hashlib.sha256(key.encode()).hexdigest()[:12]
+    dest, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir()
+            (shared / f"{name}.key").write_text(key + "\n")
+            try:
+                make(dest)
+            except BaseException:
+                shutil.rmtree(dest, ignore_errors=True)
+                raise
+            done.touch()
+    return dest
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory):
+    """shared(key, make) -> the directory make(dir) filled once per session for `key`, whichever
+    xdist worker asked first (for what module fixtures build: bundles, disk states)."""
+    return lambda key, make: once(tmp_path_factory, key, make)
+
+
 @pytest.fixture(scope="session")
 def build_for(request, tmp_path_factory):
     """build_for(board=None, device=None, shell=False) -> (Device, OUTPUT dir) of a fresh build
@@ -51,12 +101,16 @@ def build_for(request, tmp_path_factory):
 
     def build(board: str | None = None, device: str | None = None, shell: bool = False):
         board = board or request.config.getoption("--board")
-        key = (board, device, shell)
+        path = (ROOT / (device or request.config.getoption("--device"))).resolve()
+        key = (board, path, shell)
         if key not in cache:
-            dev = load_device(ROOT / (device or request.config.getoption("--device")), board)
+            dev = load_device(path, board)
             if shell:
                 dev = dataclasses.replace(dev, console_shell=True)
-            cache[key] = (dev, _build(dev, tmp_path_factory))
+            _need_tools(dev)
+            out = once(tmp_path_factory, f"build {path} board={board} shell={shell}",
+                       lambda dest: _build(dev, dest))
+            cache[key] = (dev, out)
         return cache[key]
     return build
 
@@ -67,22 +121,24 @@ def built(build_for) -> Path:
     return build_for(None)[1]
 
 
-def _build(device, tmp_path_factory) -> Path:
+def _need_tools(device) -> None:
     q = device.board.qemu or {}
-    for tool in (q.get("binary"), "qemu-img", "genimage", "mkimage", "mkenvimage", f"{device.board.cross_compiler}-gcc"):
+    for tool in (q.get("binary"), "qemu-img", "genimage", "mkimage", "mkenvimage", "rauc",
+                 f"{device.board.cross_compiler}-gcc"):
         if tool and not shutil.which(tool):
-            pytest.skip(f"{tool} is not installed (make setup installs it)")
+            missing(f"{tool} is not installed (make setup installs it)")
     if not Path(device.board.uboot_binary).is_file():
-        pytest.skip(f"{device.board.uboot_binary} missing (apt-get install u-boot-qemu)")
-    out = tmp_path_factory.mktemp(f"{device.name}-{device.board.name}")
+        missing(f"{device.board.uboot_binary} missing (apt-get install u-boot-qemu)")
+
+
+def _build(device, out: Path) -> None:
     try:
         generate(device, out)
         DebianBuild(device, out).run()
     except UserError as e:
         if "mirror" in str(e):
-            pytest.skip(f"the Debian mirror is not reachable: {e}")
+            missing(f"the Debian mirror is not reachable: {e}")
         raise
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +157,7 @@ def busybox_static(request, tmp_path_factory):
                 (pkg,) = deb.unpacked(["busybox-static"], alone=True)
             except UserError as e:
                 if "mirror" in str(e):
-                    pytest.skip(f"the Debian mirror is not reachable: {e}")
+                    missing(f"the Debian mirror is not reachable: {e}")
                 raise
             cache[board] = next(p for p in (pkg / "bin" / "busybox", pkg / "usr" / "bin" / "busybox")
                                 if p.is_file()).read_bytes()

@@ -12,10 +12,13 @@ import pytest
 from pycontainers.qemu import Machine, gpt_partitions
 
 
+# What the device guarantees for each fault, not how fast the rest of the host is: the boot is
+# "NOT good" and names the faulty container. (Other containers may be named too: with a 4 s
+# deadline on a slow host, RAUC's service can be late as well.)
 @pytest.mark.faults
 @pytest.mark.parametrize("fault, reason", [
     ("crashloop", r"container crasher is in a crash loop"),
-    ("unhealthy", r"not healthy 4 s after start: stuck"),
+    ("unhealthy", r"not healthy 4 s after start: (?:[\w-]+, )*stuck\b"),
 ])
 def test_bad_boots_fall_back_to_the_other_slot(fault, reason, build_for, tmp_path):
     """A required container crash-looping, or never healthy: each boot of slot A ends "boot NOT
@@ -30,6 +33,7 @@ def test_bad_boots_fall_back_to_the_other_slot(fault, reason, build_for, tmp_pat
         m.expect(rf"pycontainers-boot: slot B \(trial, {n - 1} tries left\)", 60)
         m.power_cut()
         env = m.boot_env()
+        assert "pycm: boot good" not in m.output()
     assert env["BOOT_A_LEFT"] == "0" and env["BOOT_B_LEFT"] == str(n - 1)
 
 
@@ -56,6 +60,7 @@ def test_orderly_poweroff_leaves_data_clean(build_for, tmp_path):
 
 
 @pytest.mark.faults
+@pytest.mark.skip_ok
 def test_hung_manager_is_reset_by_the_watchdog(build_for, tmp_path):
     device, out = build_for(device="qemu/devices/hang.yml")
     if not device.board.watchdog_module:
