@@ -16,11 +16,11 @@ power-cut trials.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import random
 import re
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -87,50 +87,58 @@ def report():
 
 
 @pytest.fixture(scope="module")
-def appdemo(request, build_for, busybox_static, tmp_path_factory):
+def appdemo(request, build_for, busybox_static, shared):
     """(Device, OUTPUT, update disk, {release: revision id}): appdemo built with release 1 of
     the app; app bundles of releases 2, 3, 4 (each --from the one before, release 2 --from the
-    image) and of release "bad" (crash-looping, --from 2) on an update disk."""
+    image) and of release "bad" (crash-looping, --from 2) on an update disk. Made once per
+    session (whichever xdist worker asks first); each worker reads the outcome from appdemo.json."""
     board = request.config.getoption("--board")
-    work = tmp_path_factory.mktemp("appdemo")
-    busybox = busybox_static(board)
-    base = layer([("bin/busybox", "file", busybox, 0o755),
-                  *[(f"bin/{a}", "sym", "busybox", 0o777) for a in ("sh", "sleep", "cat", "touch")]])
 
-    def release(name: str, version: str):
-        script = (BROKEN if name == "bad" else RUN).format(release=name)
-        app = layer([("app/run.sh", "file", script.encode(), 0o755), ("app/version", "file", f"{name}\n".encode(), 0o644)])
-        tar_dir(make_layout(work / f"app-{name}.oci", [base, app], image_config(Cmd=["/bin/sh"])),
-                work / f"app-{name}.oci.tar")
-        path = work / f"appdemo-{name}.yml"
-        path.write_text(DEVICE.format(version=version, release=name))
-        return path
+    def make(work: Path) -> None:
+        busybox = busybox_static(board)
+        base = layer([("bin/busybox", "file", busybox, 0o755),
+                      *[(f"bin/{a}", "sym", "busybox", 0o777) for a in ("sh", "sleep", "cat", "touch")]])
 
-    factory_file = release("1", "1.0.0")
-    device, out = build_for(device=str(factory_file), shell=True)
-    bundles, revisions, figures = {}, {"1": "factory"}, {}
-    prev = out / "image" / "apps.revision"
-    for name, version in (("2", "1.2.0"), ("3", "1.3.0"), ("4", "1.4.0"), ("bad", "1.5.0")):
-        dev = load_device(release(name, version), board)
-        if name == "bad":
-            dev = dataclasses.replace(dev, containers=tuple(
-                dataclasses.replace(c, crash_loop=(3, 60), backoff=(0, 0)) if c.name == "app" else c
-                for c in dev.containers))
-            prev = bundles["2"].with_name("2.raucb.revision")
-        bundles[name] = work / f"{name}.raucb"
-        figures[name] = build_app_bundle(dev, out, prev, bundles[name])
-        revisions[name] = f"revisions/{figures[name]['revision']}"
-        prev = bundles[name].with_name(f"{name}.raucb.revision")
-        if name == "3":  # the figure: release 3 (one layer changed) against the whole container set
-            full = build_app_bundle(dev, out, None, work / "full-3.raucb")
-    one = figures["3"]
-    FIGURES["update_bytes"] = one["bundle_bytes"]
-    FIGURES["full_bytes"] = full["bundle_bytes"]
-    FIGURES["ratio"] = round(full["bundle_bytes"] / one["bundle_bytes"], 1)
-    FIGURES["change"] = ("app release 2 -> 3: the app container's app layer (/app/run.sh, /app/version) changes; "
-                         "its base layer (busybox), its config and the host container do not")
-    FIGURES["update_files_shipped"] = one["blobs_shipped"]
-    return device, out, update_disk(work, **{f"v{k}": v for k, v in bundles.items()}), revisions
+        def release(name: str, version: str):
+            script = (BROKEN if name == "bad" else RUN).format(release=name)
+            app = layer([("app/run.sh", "file", script.encode(), 0o755),
+                         ("app/version", "file", f"{name}\n".encode(), 0o644)])
+            tar_dir(make_layout(work / f"app-{name}.oci", [base, app], image_config(Cmd=["/bin/sh"])),
+                    work / f"app-{name}.oci.tar")
+            path = work / f"appdemo-{name}.yml"
+            path.write_text(DEVICE.format(version=version, release=name))
+            return path
+
+        device, out = build_for(device=str(release("1", "1.0.0")), shell=True)
+        bundles, revisions, figures = {}, {"1": "factory"}, {}
+        prev = out / "image" / "apps.revision"
+        for name, version in (("2", "1.2.0"), ("3", "1.3.0"), ("4", "1.4.0"), ("bad", "1.5.0")):
+            dev = load_device(release(name, version), board)
+            if name == "bad":
+                dev = dataclasses.replace(dev, containers=tuple(
+                    dataclasses.replace(c, crash_loop=(3, 60), backoff=(0, 0)) if c.name == "app" else c
+                    for c in dev.containers))
+                prev = bundles["2"].with_name("2.raucb.revision")
+            bundles[name] = work / f"{name}.raucb"
+            figures[name] = build_app_bundle(dev, out, prev, bundles[name])
+            revisions[name] = f"revisions/{figures[name]['revision']}"
+            prev = bundles[name].with_name(f"{name}.raucb.revision")
+            if name == "3":  # the figure: release 3 (one layer changed) against the whole container set
+                full = build_app_bundle(dev, out, None, work / "full-3.raucb")
+        one = figures["3"]
+        update_disk(work, **{f"v{k}": v for k, v in bundles.items()})
+        (work / "appdemo.json").write_text(json.dumps({"revisions": revisions, "figures": {
+            "update_bytes": one["bundle_bytes"], "full_bytes": full["bundle_bytes"],
+            "ratio": round(full["bundle_bytes"] / one["bundle_bytes"], 1),
+            "change": ("app release 2 -> 3: the app container's app layer (/app/run.sh, /app/version) changes; "
+                       "its base layer (busybox), its config and the host container do not"),
+            "update_files_shipped": one["blobs_shipped"]}}))
+
+    work = shared(f"appdemo board={board}", make)
+    made = json.loads((work / "appdemo.json").read_text())
+    FIGURES.update(made["figures"])
+    device, out = build_for(device=str(work / "appdemo-1.yml"), shell=True)
+    return device, out, work / "update.img", made["revisions"]
 
 
 def _sees(m: Machine) -> tuple[str, str]:

@@ -10,6 +10,7 @@ bench/update.py.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
 import gzip
 import hashlib
@@ -48,9 +49,11 @@ def merge_report(report: Path, figures: dict) -> None:
     if not figures:
         return
     report.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(report.read_text()) if report.exists() else {}
-    boards = {**old.get("boards", {}), **figures.get("boards", {})}
-    report.write_text(json.dumps({**old, **figures, **({"boards": boards} if boards else {})}, indent=2) + "\n")
+    with open(report.with_suffix(".lock"), "w") as lock:  # xdist workers each merge theirs
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = json.loads(report.read_text()) if report.exists() else {}
+        boards = {**old.get("boards", {}), **figures.get("boards", {})}
+        report.write_text(json.dumps({**old, **figures, **({"boards": boards} if boards else {})}, indent=2) + "\n")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -66,55 +69,60 @@ def dev(build_for):
 
 
 @pytest.fixture(scope="module")
-def make_bundle(dev, tmp_path_factory):
-    """make_bundle(kind) -> bundle file, built once per kind (see VARIANTS)."""
+def make_bundle(dev, shared):
+    """make_bundle(kind) -> bundle file, built once per kind and session (see VARIANTS)."""
     device, out = dev
-    where = tmp_path_factory.mktemp("bundles")
 
     @functools.cache
     def make(kind: str) -> Path:
-        path = where / f"{kind}.raucb"
-        if kind in ("good", "flipped-signature", "flipped-payload", "other-key", "panic", "no-init"):
-            good = build_bundle(device, out, "2.0.0", where / "good.raucb") if kind == "good" else make("good")
-            if kind == "good":
-                return good
-            image = out / "versions" / "2.0.0" / "image" / device.storage.slots[0].image
-            manifest = out / "versions" / "2.0.0" / "generated" / "contract" / "rauc" / "manifest.raucm"
-            keys = signing_keys(device, out)
-            if kind.startswith("flipped"):
-                # a verity bundle: squashfs payload, CMS signature, 8-byte signature size
-                data = bytearray(good.read_bytes())
-                sig_size = int.from_bytes(data[-8:], "big")
-                sig_start = len(data) - 8 - sig_size
-                data[sig_start + sig_size // 2 if kind == "flipped-signature" else sig_start // 2] ^= 0x01
-                path.write_bytes(bytes(data))
-                return path
-            if kind == "other-key":
-                other = signing_keys(device, where / "other")  # a second, unrelated key pair
-                return pack_bundle(manifest, image, image.name, other.cert, other.key, path)
-            broken = where / f"{kind}.ext4"
-            shutil.copy(image, broken)
-            if kind == "panic":
-                # the kernel crashes as soon as it runs init: a second cpio archive appended to the
-                # initramfs replaces /init (later archives win) with a sysrq crash
-                initramfs = where / "panic.cpio.gz"
-                initramfs.write_bytes(subprocess.run(["debugfs", "-R", "cat /boot/initramfs.cpio.gz", str(image)],
-                                                     capture_output=True, check=True).stdout)
-                extra = where / "panic-init"
-                extra.mkdir()
-                (extra / "init").write_text("#!/bin/sh\nmount -t proc proc /proc\necho c > /proc/sysrq-trigger\n")
-                (extra / "init").chmod(0o755)
-                cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], input=b"init\n",
-                                      cwd=extra, capture_output=True, check=True).stdout
-                with open(initramfs, "ab") as f:
-                    f.write(gzip.compress(cpio))
-                _debugfs(broken, "rm /boot/initramfs.cpio.gz", f"write {initramfs} /boot/initramfs.cpio.gz")
-            else:  # no manager: the initramfs /init finds nothing to switch_root to and reboots
-                _debugfs(broken, "rm /sbin/pycm")
-            return pack_bundle(manifest, broken, image.name, keys.cert, keys.key, path)
-        variant = VARIANTS[kind](device)
-        return build_bundle(variant, out, f"2.0.0-{kind}", path)
+        return shared(f"bundle {kind} of {out}", lambda where: _make_bundle(kind, device, out, where, make)) \
+            / f"{kind}.raucb"
     return make
+
+
+def _make_bundle(kind: str, device, out: Path, where: Path, make) -> Path:
+    """One bundle of `kind` in `where` (make: make_bundle's own, for the good one it alters)."""
+    path = where / f"{kind}.raucb"
+    if kind in ("good", "flipped-signature", "flipped-payload", "other-key", "panic", "no-init"):
+        good = build_bundle(device, out, "2.0.0", where / "good.raucb") if kind == "good" else make("good")
+        if kind == "good":
+            return good
+        image = out / "versions" / "2.0.0" / "image" / device.storage.slots[0].image
+        manifest = out / "versions" / "2.0.0" / "generated" / "contract" / "rauc" / "manifest.raucm"
+        keys = signing_keys(device, out)
+        if kind.startswith("flipped"):
+            # a verity bundle: squashfs payload, CMS signature, 8-byte signature size
+            data = bytearray(good.read_bytes())
+            sig_size = int.from_bytes(data[-8:], "big")
+            sig_start = len(data) - 8 - sig_size
+            data[sig_start + sig_size // 2 if kind == "flipped-signature" else sig_start // 2] ^= 0x01
+            path.write_bytes(bytes(data))
+            return path
+        if kind == "other-key":
+            other = signing_keys(device, where / "other")  # a second, unrelated key pair
+            return pack_bundle(manifest, image, image.name, other.cert, other.key, path)
+        broken = where / f"{kind}.ext4"
+        shutil.copy(image, broken)
+        if kind == "panic":
+            # the kernel crashes as soon as it runs init: a second cpio archive appended to the
+            # initramfs replaces /init (later archives win) with a sysrq crash
+            initramfs = where / "panic.cpio.gz"
+            initramfs.write_bytes(subprocess.run(["debugfs", "-R", "cat /boot/initramfs.cpio.gz", str(image)],
+                                                 capture_output=True, check=True).stdout)
+            extra = where / "panic-init"
+            extra.mkdir()
+            (extra / "init").write_text("#!/bin/sh\nmount -t proc proc /proc\necho c > /proc/sysrq-trigger\n")
+            (extra / "init").chmod(0o755)
+            cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], input=b"init\n",
+                                  cwd=extra, capture_output=True, check=True).stdout
+            with open(initramfs, "ab") as f:
+                f.write(gzip.compress(cpio))
+            _debugfs(broken, "rm /boot/initramfs.cpio.gz", f"write {initramfs} /boot/initramfs.cpio.gz")
+        else:  # no manager: the initramfs /init finds nothing to switch_root to and reboots
+            _debugfs(broken, "rm /sbin/pycm")
+        return pack_bundle(manifest, broken, image.name, keys.cert, keys.key, path)
+    variant = VARIANTS[kind](device)
+    return build_bundle(variant, out, f"2.0.0-{kind}", path)
 
 
 def _debugfs(image: Path, *requests: str) -> None:
@@ -313,18 +321,20 @@ def test_bad_update_rolls_back_to_a(kind, dev, make_bundle, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def committed_base(dev, make_bundle, tmp_path_factory) -> tuple[Path, Path]:
+def committed_base(dev, make_bundle, shared) -> tuple[Path, Path]:
     """A disk state with slot A committed and /data/keep.bin written (a qcow2 overlay of the
-    image), and the update disk holding the good bundle."""
+    image), and the update disk holding the good bundle; made once per session."""
     device, out = dev
-    where = tmp_path_factory.mktemp("base")
-    disk = update_disk(where, update=make_bundle("good"))
-    with Machine(device.board, out / "image" / "disk.img", where / "run") as m:
-        boot_committed_a(m, device)
-        m.power_cut()
-        base = where / "base.qcow2"
-        shutil.copy(m.overlay, base)
-    return base, disk
+    good = make_bundle("good")
+
+    def make(where: Path) -> None:
+        update_disk(where, update=good)
+        with Machine(device.board, out / "image" / "disk.img", where / "run") as m:
+            boot_committed_a(m, device)
+            m.power_cut()
+            shutil.copy(m.overlay, where / "base.qcow2")
+    where = shared(f"committed base of {out}", make)
+    return where / "base.qcow2", where / "update.img"
 
 
 def machine_from(base: Path, dev, workdir: Path, **kw) -> Machine:
@@ -359,7 +369,17 @@ def test_power_cuts_during_install_and_first_boot(dev, committed_base, tmp_path)
     device, _ = dev
     base, disk = committed_base
     rng = random.Random(SEED)
-    span = 16.0  # seconds after `rauc install` is typed: install (~5 s) + reboot + first boot of B
+    # the span the cuts are spread over: `rauc install` typed -> B committed, measured on this
+    # host now (a slower host, or one running other tests, stretches every phase alike)
+    with machine_from(base, dev, tmp_path / "measure", extra_disks=(disk,)) as m:
+        m.start()
+        m.wait_boot(names(device))
+        rc, _ = m.run(MOUNT_UPDATE)
+        assert rc == 0
+        t = time.monotonic()
+        m.proc.sendline("rauc install /run/update/update.raucb && reboot")
+        m.expect(r"pycm: boot good \(slot B\)", 300)
+        span = time.monotonic() - t
     trials, failed = [], []
     for i in range(TRIALS):
         delay = (i + rng.random()) * span / TRIALS  # stratified: every part of the span is hit
@@ -394,7 +414,8 @@ def test_power_cuts_during_install_and_first_boot(dev, committed_base, tmp_path)
         print(f"power cut {i:2d} at {delay:5.2f} s ({phase}): booted {slot}, data {'OK' if ok else 'LOST'}")
         if not ok:
             failed.append((i, text[-500:]))
-    FIGURES["power_cuts"] = {"seed": SEED, "passed": TRIALS - len(failed), "total": TRIALS, "trials": trials}
+    FIGURES["power_cuts"] = {"seed": SEED, "passed": TRIALS - len(failed), "total": TRIALS,
+                             "span_s": round(span, 1), "trials": trials}
     assert not failed, failed
     phases = {t["phase"] for t in trials}
     assert {"install", "first boot of B"} <= phases, f"the cuts did not cover both phases: {phases}"

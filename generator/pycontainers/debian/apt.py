@@ -4,18 +4,23 @@ Like mmdebstrap: apt gets its own sources list, state, cache and an empty dpkg s
 APT::Architecture set to the target's, so nothing on the build host changes (no
 `dpkg --add-architecture`). The mirrors are the host's own (from its apt sources), moved to the
 target suite; PYCONTAINERS_DEBIAN_MIRROR and PYCONTAINERS_DEBIAN_SECURITY_MIRROR override them.
-apt verifies every index signature and every .deb checksum.
+apt verifies every index signature and every .deb checksum. Builds running at once (parallel
+tests, two terminals) share the cache: every apt run and every unpacking into the cache holds the
+repository's lock (`AptRepo.locked`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import UserError
 
@@ -75,6 +80,26 @@ class AptRepo:
 
     # -------------------------------------------------------------- configuration
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold this suite/arch's cache lock (apt runs with Debug::NoLocking: the lock is ours).
+        Reentrant within one process."""
+        if getattr(self, "_held", 0):
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            self._held = 1
+            try:
+                yield
+            finally:
+                self._held = 0
+
     def _setup(self) -> None:
         for d in (self.root / "lists" / "partial", self.archives / "partial", self.root / "etc"):
             d.mkdir(parents=True, exist_ok=True)
@@ -104,8 +129,9 @@ class AptRepo:
         return [a for k, v in conf.items() for a in ("-o", f"{k}={v}")]
 
     def _apt(self, tool: str, *args: str, what: str, extra: tuple[str, ...] = ()) -> str:
-        r = subprocess.run([tool, *self._options(), *extra, *args], capture_output=True, text=True,
-                           env=dict(os.environ, LC_ALL="C.UTF-8", DEBIAN_FRONTEND="noninteractive"))
+        with self.locked():
+            r = subprocess.run([tool, *self._options(), *extra, *args], capture_output=True, text=True,
+                               env=dict(os.environ, LC_ALL="C.UTF-8", DEBIAN_FRONTEND="noninteractive"))
         if r.returncode:
             errs = [l for l in r.stderr.splitlines() if l.startswith("E:")] or r.stderr.strip().splitlines()
             raise UserError(f"{what} ({self.suite}/{self.arch}): {errs[-1] if errs else f'exit {r.returncode}'}")
@@ -115,6 +141,10 @@ class AptRepo:
 
     def update(self, max_age: float = 24 * 3600) -> bool:
         """Refresh the package lists unless they are younger than max_age seconds. True if run."""
+        with self.locked():
+            return self._update(max_age)
+
+    def _update(self, max_age: float) -> bool:
         self._setup()
         stamp = self.root / "lists" / ".updated"
         if stamp.is_file() and time.time() - stamp.stat().st_mtime < max_age:
@@ -185,6 +215,10 @@ class AptRepo:
 
     def download(self, pkgs: list[Package]) -> list[Path]:
         """Fetch into the cache (apt checks sizes and SHA256); cached files are reused."""
+        with self.locked():
+            return self._download(pkgs)
+
+    def _download(self, pkgs: list[Package]) -> list[Path]:
         missing = [p for p in pkgs if not (self.archives / p.filename).is_file()]
         if missing:
             self._setup()

@@ -153,10 +153,12 @@ class DebianBuild:
         for deb in debs:
             tree = self.cache / "unpacked" / self.board.debian_arch / deb.stem
             if not tree.is_dir():
-                tmp = tree.with_name(tree.name + ".part")
-                shutil.rmtree(tmp, ignore_errors=True)
-                self.repo.extract([deb], tmp)
-                tmp.rename(tree)
+                with self.repo.locked():  # another build may be unpacking the same package
+                    if not tree.is_dir():
+                        tmp = tree.with_name(tree.name + ".part")
+                        shutil.rmtree(tmp, ignore_errors=True)
+                        self.repo.extract([deb], tmp)
+                        tmp.rename(tree)
             trees.append(tree)
         return trees
 
@@ -169,8 +171,9 @@ class DebianBuild:
             raise UserError(f"{self.board.source}: debian.kernel_package: {self.board.kernel_package} "
                             f"has no kernel modules ({self.board.debian_suite}/{self.board.debian_arch})")
         kver = kernel_version(tree)
-        if not (modules_dir(tree) / kver / "modules.dep").exists():
-            depmod(tree, kver)
+        with self.repo.locked():  # depmod writes into the shared cache tree
+            if not (modules_dir(tree) / kver / "modules.dep").exists():
+                depmod(tree, kver)
         return tree, kver
 
     def kernel_image(self, ktree: Path, dest: Path) -> None:
