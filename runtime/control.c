@@ -69,11 +69,13 @@ static void status(const struct pc_sup *s, struct reply *r, bool json)
 	for (int i = 0; i < s->m->ncontainers; i++) {
 		const struct pc_ctr *c = &s->c[i];
 		if (json)
-			put(r, "%s{\"name\":\"%s\",\"role\":\"%s\",\"state\":\"%s\",\"pid\":%d,\"restarts\":%d,\"required\":%s}",
+			put(r, "%s{\"name\":\"%s\",\"role\":\"%s\",\"state\":\"%s\",\"pid\":%d,\"restarts\":%d,\"required\":%s,"
+			    "\"error\":\"%s\"}",
 			    i ? "," : "", c->cfg->name, c->cfg->role == ROLE_HOST ? "host" : "app", state_name(c->state),
-			    (int)c->run_pid, c->total_restarts, c->cfg->required ? "true" : "false");
+			    (int)c->run_pid, c->total_restarts, c->cfg->required ? "true" : "false", c->error);
 		else
-			put(r, "%-20s %-8s %7d %8d\n", c->cfg->name, state_name(c->state), (int)c->run_pid, c->total_restarts);
+			put(r, "%-20s %-8s %7d %8d%s%s\n", c->cfg->name, state_name(c->state), (int)c->run_pid,
+			    c->total_restarts, *c->error ? "  " : "", c->error);
 	}
 	if (json)
 		put(r, "]}\n");

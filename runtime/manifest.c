@@ -30,10 +30,11 @@ static const struct key container_keys[] = {
 	{"role", true},		   {"bundle", true},	      {"required", true},	  {"restart", true},
 	{"depends-on", false},	   {"volumes", false},	      {"health", true},		  {"health-interval", true},
 	{"health-timeout", true}, {"health-retries", true}, {"backoff", true},	  {"crash-loop", true},
-	{"exec", false},	   {"console", false},	      {"runtime-dir", false},
+	{"exec", false},	   {"console", false},	      {"runtime-dir", false},	  {"user", false},
+	{"devices", false},
 };
 /* Bits of container_keys only a container has, and only a service has. */
-#define CONTAINER_ONLY ((1u << 0) | (1u << 1) | (1u << 5)) /* role, bundle, volumes */
+#define CONTAINER_ONLY ((1u << 0) | (1u << 1) | (1u << 5) | (1u << 15) | (1u << 16)) /* role, bundle, volumes, user, devices */
 #define SERVICE_ONLY ((1u << 12) | (1u << 13) | (1u << 14)) /* exec, console, runtime-dir */
 
 #define NKEYS(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -99,6 +100,31 @@ static int parse_pair(const char *v, int min, int *a, int *b)
 		return -1;
 	*a = (int)x;
 	*b = (int)y;
+	return 0;
+}
+
+/* A declared device: a path under /dev/ without "..", of characters that need no quoting in JSON
+ * (pycm writes it into the container's runtime config). */
+static bool valid_device(const char *p)
+{
+	if (strncmp(p, "/dev/", 5) || !p[5] || strstr(p, ".."))
+		return false;
+	for (; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._+@:/-", *p))
+			return false;
+	return true;
+}
+
+/* A user or group id: digits only, at most 4294967294 ((uid_t)-1 means "unchanged"). */
+static int parse_id(const char *v, unsigned *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)v[0]) || strlen(v) > 10)
+		return -1;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (*end || n > 4294967294ULL)
+		return -1;
+	*out = (unsigned)n;
 	return 0;
 }
 
@@ -209,6 +235,22 @@ static int set_container(struct pc_manifest *m, struct pc_container *c, int line
 				FAIL("manifest:%d: volumes: '%s' is not an absolute path", line, tok);
 			c->nvolumes++;
 		}
+	} else if (!strcmp(k, "user")) {
+		char *colon = strchr(v, ':');
+		if (colon)
+			*colon = '\0';
+		if (parse_id(v, &c->uid) || parse_id(colon ? colon + 1 : v, &c->gid))
+			FAIL("manifest:%d: user: '%s%s%s' is not UID or UID:GID", line, v, colon ? ":" : "", colon ? colon + 1 : "");
+	} else if (!strcmp(k, "devices")) {
+		char list[PC_DEVICES_MAX];
+		if (copy_str(c->devices, sizeof c->devices, v))
+			FAIL("manifest:%d: devices: longer than %d bytes", line, PC_DEVICES_MAX - 1);
+		strcpy(list, v);
+		int n = 0;
+		for (char *save = NULL, *tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			if (!valid_device(tok) || ++n > PC_MAX_DEVICES)
+				FAIL("manifest:%d: devices: '%s' is not a path under /dev/ of letters, digits and ._+@:/- "
+				     "(at most %d devices)", line, tok, PC_MAX_DEVICES);
 	} else if (!strcmp(k, "health")) {
 		if (!strcmp(v, "none")) {
 			c->health = HEALTH_NONE;

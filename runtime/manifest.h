@@ -11,6 +11,8 @@
 #define PC_MAX_VOLUMES 16
 #define PC_NAME_MAX 32
 #define PC_PATH_MAX 256
+#define PC_DEVICES_MAX 512 /* bytes of a container's `devices` list */
+#define PC_MAX_DEVICES 16  /* entries of it */
 
 enum pc_role { ROLE_HOST, ROLE_APP };
 enum pc_restart { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
@@ -36,6 +38,8 @@ struct pc_container {
 	bool console;   /* service: stdin/stdout/stderr on /dev/console (a debug shell) */
 	char exec[512]; /* service: the command, split on spaces */
 	char runtime_dir[PC_PATH_MAX]; /* service: a directory made before it starts (optional) */
+	unsigned uid, gid;              /* container: user of its command (its volumes are given to it) */
+	char devices[PC_DEVICES_MAX];   /* container: declared host device paths, space-separated */
 	unsigned seen; /* bit per key, to find missing and duplicate keys */
 };
 

@@ -2,6 +2,7 @@
 #include "supervise.h"
 #include "bootstate.h"
 #include "control.h"
+#include "devices.h"
 #include "log.h"
 
 #include <errno.h>
@@ -189,15 +190,34 @@ static void exec_service(const struct pc_container *cfg)
 	dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
 }
 
+static void exited(struct pc_sup *s, struct pc_ctr *c, int status);
+
 static void start(struct pc_sup *s, struct pc_ctr *c)
 {
 	struct pc_err err;
-	char pidf[PC_PATH_MAX + 64];
+	char pidf[PC_PATH_MAX + 64], config[PC_PATH_MAX + 64] = "";
 	int fds[2];
+	static struct pc_devjson dev; /* used by the child only, between fork and exec */
 
-	for (int i = 0; i < c->cfg->nvolumes; i++)
+	if (c->cfg->devices[0]) {
+		if (pc_devices_resolve(c->cfg, &dev, &err) < 0) {
+			/* an error of this start, as if the container had exited at once: restarts,
+			 * crash loop and the boot decision go their usual way */
+			LOG("container %s: %s; not started", c->cfg->name, err.msg);
+			pc_fmt(c->error, sizeof c->error, "%s", err.msg);
+			c->state = ST_RUNNING;
+			exited(s, c, 1 << 8);
+			return;
+		}
+		pc_fmt(config, sizeof config, "%s/%s.config.json", s->run_dir, c->cfg->name);
+	}
+	c->error[0] = '\0';
+	for (int i = 0; i < c->cfg->nvolumes; i++) {
 		if (pc_mkdirs(c->cfg->volumes[i], &err) < 0)
 			LOG("container %s: %s", c->cfg->name, err.msg);
+		else if ((c->cfg->uid || c->cfg->gid) && lchown(c->cfg->volumes[i], c->cfg->uid, c->cfg->gid) < 0)
+			LOG("container %s: chown %s: %s", c->cfg->name, c->cfg->volumes[i], strerror(errno));
+	}
 	if (c->cfg->runtime_dir[0] && pc_mkdirs(c->cfg->runtime_dir, &err) < 0)
 		LOG("service %s: %s", c->cfg->name, err.msg);
 	pid_file(s, c, pidf, sizeof pidf);
@@ -220,10 +240,19 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 			exec_service(c->cfg);
 			_exit(127);
 		}
+		/* declared devices: crun reads a copy of config.json that has them */
+		if (*config && pc_devices_config(c->cfg->bundle, config, &dev, &err) < 0) {
+			dprintf(STDERR_FILENO, "%s\n", err.msg);
+			_exit(127);
+		}
 		/* detached: crun exits once the container runs, and its init, reparented to us (PID 1 or
 		 * a child subreaper), is what we wait for; no crun process stays resident per container */
-		execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "run", "--detach", "--bundle", c->cfg->bundle,
-		      "--pid-file", pidf, c->cfg->name, (char *)NULL);
+		if (*config)
+			execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "run", "--detach", "--bundle",
+			      c->cfg->bundle, "--config", config, "--pid-file", pidf, c->cfg->name, (char *)NULL);
+		else
+			execl(s->m->crun, s->m->crun, "--root", s->m->crun_root, "run", "--detach", "--bundle",
+			      c->cfg->bundle, "--pid-file", pidf, c->cfg->name, (char *)NULL);
 		dprintf(STDERR_FILENO, "cannot run %s: %s\n", s->m->crun, strerror(errno));
 		_exit(127);
 	}

@@ -29,6 +29,7 @@ struct pc_ctr {
 	bool ever_healthy;
 	bool user_stopped;    /* pycmctl stop: not restarted until pycmctl restart */
 	bool user_restart;    /* pycmctl restart: start again at once when it has exited */
+	char error[192];      /* why its last start failed before crun ran (a declared device missing) */
 	struct pc_crashloop loop;
 };
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT
-from pycontainers.contract import APP_CAPABILITIES, oci_config
+from pycontainers.contract import APP_CAPABILITIES, APP_DEVICE_RULES, SECCOMP, oci_config
 from pycontainers.model import load_device
 
 DEMO = ROOT / "conf" / "devices" / "demo.yml"
@@ -66,27 +66,82 @@ def test_genimage_accepts_layout_on_dummy_inputs(generated, tmp_path):
 def test_app_container_is_confined():
     device = load_device(DEMO)
     app = next(c for c in device.containers if c.role == "app")
-    cfg = oci_config(app)
-    assert cfg["root"]["readonly"] is True
+    cfg = oci_config(app, "aarch64")
+    assert cfg["root"]["readonly"] is True and cfg["process"]["noNewPrivileges"] is True
     assert "CAP_SYS_ADMIN" not in cfg["process"]["capabilities"]["bounding"]
     assert cfg["process"]["capabilities"]["bounding"] == APP_CAPABILITIES
     assert {n["type"] for n in cfg["linux"]["namespaces"]} >= {"pid", "network", "mount", "ipc", "uts"}
     assert cfg["linux"]["resources"] == {"memory": {"limit": 32 << 20}, "cpu": {"quota": 50000, "period": 100000},
-                                         "pids": {"limit": 64}}
-    assert "mount" in cfg["linux"]["seccomp"]["syscalls"][0]["names"]
+                                         "pids": {"limit": 64}, "devices": APP_DEVICE_RULES}
     vol = [m for m in cfg["mounts"] if m["destination"] == "/var/lib/counter"]
     assert vol == [{"destination": "/var/lib/counter", "type": "bind", "source": "/data/volumes/counter",
                     "options": ["rbind", "rw"]}]
 
 
+def test_app_device_cgroup_refuses_all_but_the_standard_devices():
+    """crun loads its device filter only when rules exist: deny all first, then what runc and
+    Docker allow (mknod of anything, rw of null zero full random urandom tty console ptmx pts)."""
+    assert APP_DEVICE_RULES[0] == {"allow": False, "access": "rwm"}
+    rw = {(r["type"], r["major"], r.get("minor")) for r in APP_DEVICE_RULES[1:] if r["access"] == "rwm"}
+    assert rw == {("c", 1, 3), ("c", 1, 5), ("c", 1, 7), ("c", 1, 8), ("c", 1, 9), ("c", 5, 0), ("c", 5, 1),
+                  ("c", 5, 2), ("c", 136, None)}
+    assert all(r["allow"] for r in APP_DEVICE_RULES[1:])
+
+
+def test_app_config_ends_with_its_device_rules():
+    """pycm appends a container's declared devices to the last array of its config.json (and
+    checks that only the closing braces of linux.resources follow it)."""
+    device = load_device(DEMO)
+    app = next(c for c in device.containers if c.role == "app")
+    text = json.dumps(oci_config(app, "aarch64"), indent=2) + "\n"
+    assert text.rstrip().endswith("]\n    }\n  }\n}")
+    assert list(json.loads(text))[-1] == "linux" and list(json.loads(text)["linux"])[-1] == "resources"
+    assert list(json.loads(text)["linux"]["resources"])[-1] == "devices"
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "arm", "x86_64", "riscv64"])
+def test_app_seccomp_is_dockers_allow_list_for_the_arch(arch):
+    sec = oci_config(next(c for c in load_device(DEMO).containers if c.role == "app"), arch)["linux"]["seccomp"]
+    assert sec["defaultAction"] == "SCMP_ACT_ERRNO" and sec["defaultErrnoRet"] == 1
+    allowed = {n for r in sec["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    # what an app needs, and what it must not have
+    assert {"read", "write", "openat", "execve", "clone", "futex", "socket", "mknodat"} <= allowed
+    assert not allowed & {"unshare", "setns", "mount", "umount2", "pivot_root", "keyctl", "add_key", "request_key",
+                          "io_uring_setup", "io_uring_enter", "bpf", "init_module", "kexec_load", "reboot",
+                          "open_by_handle_at", "perf_event_open", "userfaultfd", "clone3"}
+    (clone,) = [r for r in sec["syscalls"] if "clone" in r["names"]]
+    assert clone["args"] == [{"index": 1 if arch == "s390x" else 0, "value": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}]
+    (clone3,) = [r for r in sec["syscalls"] if "clone3" in r["names"]]
+    assert clone3["action"] == "SCMP_ACT_ERRNO" and clone3["errnoRet"] == 38  # ENOSYS: libc falls back to clone
+    assert ("arch_prctl" in allowed) == (arch == "x86_64") and ("riscv_flush_icache" in allowed) == (arch == "riscv64")
+    assert SECCOMP["source"].startswith("moby/profiles ")
+
+
 def test_host_container_shares_host_namespaces():
     device = load_device(DEMO)
     host = next(c for c in device.containers if c.role == "host")
-    cfg = oci_config(host)
+    cfg = oci_config(host, "aarch64")
     assert [n["type"] for n in cfg["linux"]["namespaces"]] == ["mount"]
     assert "CAP_SYS_ADMIN" in cfg["process"]["capabilities"]["bounding"]
     assert any(m["destination"] == "/dev" and m["source"] == "/dev" for m in cfg["mounts"])
-    assert "seccomp" not in cfg["linux"]
+    assert "seccomp" not in cfg["linux"] and "resources" not in cfg["linux"]
+
+
+def test_app_defaults_user_and_devices(tmp_path):
+    dev = tmp_path / "d.yml"
+    dev.write_text("format: 1\nname: d\nboard: qemuarm64\nversion: '1'\ncontainers:\n"
+                   "  - {name: a, role: app, image: {packages: [x1]}, command: [x], user: '1000',\n"
+                   "     devices: [/dev/ttyUSB0], volumes: [{name: a, target: /v}]}\n"
+                   "  - {name: b, role: app, image: {packages: [x1]}, command: [x], limits: {cpu: 0.5},\n"
+                   "     user: '7:8'}\n")
+    a, b = load_device(dev).containers
+    cfg = oci_config(a, "aarch64")
+    assert cfg["linux"]["resources"]["memory"] == {"limit": 256 << 20} and cfg["linux"]["resources"]["pids"] == {"limit": 512}
+    assert cfg["process"]["user"] == {"uid": 1000, "gid": 1000}
+    assert "uid=1000" in next(m for m in cfg["mounts"] if m["destination"] == "/run")["options"]
+    assert "devices" not in cfg["linux"]  # resolved on the device, when it starts (pycm)
+    assert oci_config(b, "aarch64")["process"]["user"] == {"uid": 7, "gid": 8}
+    assert oci_config(b, "aarch64")["linux"]["resources"]["memory"] == {"limit": 256 << 20}
 
 
 def test_partition_layout_is_aligned_and_contiguous():

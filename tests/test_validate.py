@@ -16,6 +16,11 @@ GOOD_CONTAINER = """\
     command: [/bin/sh]
 """
 
+USER_DOC = ("UID[:GID] the container's command runs as (app containers; GID defaults to UID). Numeric: the "
+            "container's root filesystem belongs to root and is read-only; its volumes are given to this user; "
+            "`pycontainers import-compose` resolves an image's or a service's user name through the image's "
+            "/etc/passwd. Default: 0 (root, confined as under Docker's defaults).")
+
 CASES = {
     "unknown-top-key": (
         "format: 1\nname: d\nboard: qemuarm64\nversion: '1'\nfirmware: x\ncontainers:\n" + GOOD_CONTAINER,
@@ -101,6 +106,36 @@ CASES = {
         "  - {name: a, role: app, image: {packages: [x1]}, command: [x], depends_on: [b]}\n"
         "  - {name: b, role: app, image: {packages: [x1]}, command: [x], depends_on: [a]}\n",
         ["bad.yml:6: containers[0].depends_on: dependency cycle: a -> b -> a"]),
+    "confinement-keys": (
+        """\
+        format: 1
+        name: d
+        board: qemuarm64
+        version: "1"
+        containers:
+          - name: h
+            role: host
+            image: {packages: [busybox-static]}
+            command: [/bin/sh]
+            user: "1000"
+            devices: [/dev/ttyUSB0]
+          - name: a
+            role: app
+            image: {packages: [busybox-static]}
+            command: [/bin/sh]
+            user: "9999999999:0"
+        """,
+        ["bad.yml:10: containers[0].user: a host container runs as root (it runs the host OS)",
+         "bad.yml:11: containers[0].devices: a host container sees every device of the host already",
+         "bad.yml:16: containers[1].user: '9999999999:0': UID and GID are at most 4294967294"]),
+    "confinement-syntax": (
+        "format: 1\nname: d\nboard: qemuarm64\nversion: '1'\ncontainers:\n"
+        "  - {name: a, role: app, image: {packages: [x1]}, command: [x], user: nobody,\n"
+        "     devices: [/etc/passwd, '/dev/tty\"x', /dev/a, /dev/a]}\n",
+        ["bad.yml:6: containers[0].user: 'nobody' is not valid: " + USER_DOC,
+         "bad.yml:7: containers[0].devices: lists an item more than once",
+         "bad.yml:7: containers[0].devices[0]: '/etc/passwd' is not valid: a path under /dev/ of letters, digits and ._+@:/-",
+         "bad.yml:7: containers[0].devices[1]: '/dev/tty\"x' is not valid: a path under /dev/ of letters, digits and ._+@:/-"]),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib import resources
 
 from .model import Container, Device
 from .render import Tree
@@ -94,29 +95,46 @@ HOST_CAPABILITIES = sorted(
         "MAC_ADMIN MAC_OVERRIDE MKNOD NET_ADMIN NET_BIND_SERVICE NET_BROADCAST NET_RAW PERFMON "
         "SETFCAP SETGID SETPCAP SETUID SYSLOG SYS_ADMIN SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE "
         "SYS_PACCT SYS_PTRACE SYS_RAWIO SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG WAKE_ALARM").split())
-# Syscalls an app container is refused (EPERM), as in the default profiles of Docker/Podman:
-# kernel modules, kexec, reboot, mounts, namespaces, clocks, keyrings, BPF/perf, swap.
-APP_SECCOMP_DENY = sorted("""
-    acct add_key bpf clock_adjtime clock_settime delete_module finit_module fsconfig fsmount
-    fsopen fspick init_module kexec_file_load kexec_load keyctl mount mount_setattr move_mount
-    open_by_handle_at open_tree perf_event_open pivot_root quotactl reboot request_key setns
-    settimeofday swapoff swapon syslog umount2 unshare userfaultfd
-""".split())
+# The seccomp filter of app containers: Docker's default profile (an allow list; everything else
+# fails with EPERM) resolved for APP_CAPABILITIES and each board architecture by
+# scripts/seccomp-profile into data/seccomp.json, whose "source" names the profile's origin
+# (docs/security.md). Namespace flags of clone are filtered, clone3 fails with ENOSYS (so libcs
+# fall back to clone), unshare, setns, mount, keyctl, io_uring, bpf, ptrace of others... are not
+# allowed.
+SECCOMP = json.loads(resources.files(__package__).joinpath("data", "seccomp.json").read_text())
 CPU_PERIOD_US = 100_000
 APP_MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                     "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats",
                     "/sys/firmware"]
 APP_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+# The device cgroup of app containers (crun loads its eBPF device filter only when rules exist):
+# everything refused, then what runc and Docker allow every container: mknod of any node (which
+# cannot then be opened), null, zero, full, random, urandom, tty, console, ptmx and the pts.
+# A container's declared `devices` are appended by the manager when it starts the container
+# (docs/contract.md, "Declared devices"): it relies on this list being the last item of the file.
+APP_DEVICE_RULES = [
+    {"allow": False, "access": "rwm"},
+    {"allow": True, "type": "c", "access": "m"},
+    {"allow": True, "type": "b", "access": "m"},
+    *({"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"}
+      for major, minor in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2))),
+    {"allow": True, "type": "c", "major": 136, "access": "rwm"},
+]
+
+
+def app_seccomp(arch: str) -> dict:
+    """The OCI seccomp section of an app container on a board of this architecture."""
+    profile = SECCOMP["arches"][arch]
+    return {"defaultAction": SECCOMP["defaultAction"], "defaultErrnoRet": SECCOMP["defaultErrnoRet"],
+            "architectures": profile["architectures"], "syscalls": profile["syscalls"]}
 
 
 def _mount(dest: str, type_: str, source: str, options: list[str]) -> dict:
     return {"destination": dest, "type": type_, "source": source, "options": options}
 
 
-def oci_config(c: Container) -> dict:
-    """The OCI runtime-spec config.json of one container (docs/contract.md)."""
+def _mounts(c: Container) -> list[dict]:
     host = c.role == "host"
-    caps = HOST_CAPABILITIES if host else APP_CAPABILITIES
     mounts = [_mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"])]
     if host:
         mounts += [
@@ -135,14 +153,27 @@ def oci_config(c: Container) -> dict:
             _mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
             _mount("/sys/fs/cgroup", "cgroup2", "cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"]),
         ]
-    mounts += [_mount("/run", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=16m"]),
+    # /run belongs to the command's user (its ready file goes there)
+    owner = [f"uid={c.user[0]}", f"gid={c.user[1]}"] if c.user != (0, 0) else []
+    mounts += [_mount("/run", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=16m", *owner]),
                _mount("/tmp", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777", "size=16m"])]
     mounts += [_mount(v.target, "bind", v.source, ["rbind", "ro" if v.readonly else "rw"])
                for v in c.volumes]
+    return mounts
 
+
+def oci_config(c: Container, arch: str) -> dict:
+    """The OCI runtime-spec config.json of one container on a board of architecture `arch`
+    (docs/contract.md). "linux" is its last key, "resources" the last of that and "devices" the
+    last of those: the manager appends a container's declared devices there."""
+    host = c.role == "host"
+    caps = HOST_CAPABILITIES if host else APP_CAPABILITIES
     namespaces = ["mount"] if host else ["pid", "network", "ipc", "uts", "mount", "cgroup"]
     linux: dict = {"namespaces": [{"type": n} for n in namespaces]}
     if not host:
+        linux["maskedPaths"] = APP_MASKED_PATHS
+        linux["readonlyPaths"] = APP_READONLY_PATHS
+        linux["seccomp"] = app_seccomp(arch)
         res: dict = {}
         if c.limits.memory is not None:
             res["memory"] = {"limit": c.limits.memory}
@@ -150,19 +181,13 @@ def oci_config(c: Container) -> dict:
             res["cpu"] = {"quota": round(c.limits.cpu * CPU_PERIOD_US), "period": CPU_PERIOD_US}
         if c.limits.pids is not None:
             res["pids"] = {"limit": c.limits.pids}
-        if res:
-            linux["resources"] = res
-        linux["maskedPaths"] = APP_MASKED_PATHS
-        linux["readonlyPaths"] = APP_READONLY_PATHS
-        linux["seccomp"] = {
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "syscalls": [{"names": APP_SECCOMP_DENY, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
-        }
+        res["devices"] = APP_DEVICE_RULES
+        linux["resources"] = res
     config = {
         "ociVersion": "1.0.2",
         "process": {
             "terminal": False,
-            "user": {"uid": 0, "gid": 0},
+            "user": {"uid": c.user[0], "gid": c.user[1]},
             "args": list(c.command),
             "env": [f"{k}={v}" for k, v in c.environment],
             "cwd": c.workdir,
@@ -171,17 +196,17 @@ def oci_config(c: Container) -> dict:
             "noNewPrivileges": not host,
         },
         "root": {"path": "rootfs", "readonly": True},
-        "mounts": mounts,
-        "linux": linux,
+        "mounts": _mounts(c),
     }
     if not host:
         config["hostname"] = c.name
+    config["linux"] = linux
     return config
 
 
 def container_mount_points(c: Container) -> list[str]:
     """Directories that must exist in the (read-only) container rootfs for its mounts."""
-    return sorted({m["destination"] for m in oci_config(c)["mounts"]})
+    return sorted({m["destination"] for m in _mounts(c)})
 
 
 def write_contract(device: Device, tree: Tree, keyring_pem: bytes) -> None:
@@ -192,4 +217,4 @@ def write_contract(device: Device, tree: Tree, keyring_pem: bytes) -> None:
     tree.write("contract/rauc/keyring.pem", keyring_pem)
     for cont in device.containers:
         tree.write(f"contract/containers/{cont.name}/config.json",
-                   json.dumps(oci_config(cont), indent=2) + "\n")
+                   json.dumps(oci_config(cont, device.board.arch), indent=2) + "\n")

@@ -148,6 +148,11 @@ class Limits:
     pids: int | None
 
 
+# What an app container gets without limits.memory / limits.pids (the schema's defaults).
+APP_DEFAULT_MEMORY = "256MiB"
+APP_DEFAULT_PIDS = 512
+
+
 IMAGE_FILES = oci.KINDS  # image kinds read from a layout or archive (oci.py, docs/images.md)
 
 
@@ -177,6 +182,8 @@ class Container:
     required: bool
     health: Health
     limits: Limits
+    user: tuple[int, int] = (0, 0)  # uid, gid of the command
+    devices: tuple[str, ...] = ()  # host device paths resolved and allowed at start (app containers)
 
     @property
     def bundle(self) -> str:
@@ -283,6 +290,8 @@ def _schema_problems(data: LineDict, kind: str, display: str) -> list[Problem]:
                 else f"give at least one of: {', '.join(sub['properties'])}"
         elif v == "minItems":
             msg = "must not be empty"
+        elif v == "uniqueItems":
+            msg = "lists an item more than once"
         else:
             msg = err.message
         problems.append(Problem(display, line_of(data, path), path_str(path), msg))
@@ -377,6 +386,9 @@ def _container(c: dict, base: Path) -> Container:
         kind_ = next(iter(img))
         image = ImageSource(kind_, path=(base / img[kind_]).resolve())
     lim = c.get("limits") or {}
+    if c["role"] == "app":
+        lim = {"memory": APP_DEFAULT_MEMORY, "pids": APP_DEFAULT_PIDS, **lim}
+    uid, _, gid = c.get("user", "0").partition(":")
     backoff, loop = c.get("backoff") or {}, c.get("crash_loop") or {}
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(c.get("environment") or {})}
     return Container(
@@ -390,7 +402,8 @@ def _container(c: dict, base: Path) -> Container:
         health=Health(kind, value, units.seconds(h.get("interval", "1s")),
                       units.seconds(h.get("timeout", "5s")), h.get("retries", 3)),
         limits=Limits(units.parse_size(lim["memory"]) if "memory" in lim else None,
-                      lim.get("cpu"), lim.get("pids")))
+                      lim.get("cpu"), lim.get("pids")),
+        user=(int(uid), int(gid or uid)), devices=tuple(c.get("devices", [])))
 
 
 def _container_problems(data: LineDict, base: Path, display: str) -> list[Problem]:
@@ -434,8 +447,15 @@ def _container_problems(data: LineDict, base: Path, display: str) -> list[Proble
                 oci.inspect(base / img[key], key)
             except oci.OciError as e:
                 add(i, "image", f"{img[key]!r}: {e}", [key])
-        if c["role"] == "host" and c.get("limits"):
-            add(i, "limits", "limits apply to app containers only")
+        if c["role"] == "host":
+            for key, why in (("limits", "limits apply to app containers only"),
+                             ("user", "a host container runs as root (it runs the host OS)"),
+                             ("devices", "a host container sees every device of the host already")):
+                if key in c:
+                    add(i, key, why)
+        uid, _, gid = c.get("user", "0").partition(":")
+        if int(uid) > 2**32 - 2 or int(gid or 0) > 2**32 - 2:
+            add(i, "user", f"{c['user']!r}: UID and GID are at most {2**32 - 2}")
     if not problems:
         problems += _cycle_problems(data, display)
     return problems
