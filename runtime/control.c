@@ -218,11 +218,11 @@ static void append_capped(const char *dir, const char *name, const char *line, s
 	close(fd);
 }
 
-void pc_log_line(const struct pc_sup *s, const char *name, const char *line, size_t len)
+void pc_log_line(const struct pc_sup *s, const char *name, const char *line, size_t len, bool persist)
 {
 	char dir[PC_PATH_MAX + 16];
 	snprintf(dir, sizeof dir, "%s/logs", s->run_dir);
 	append_capped(dir, name, line, len, PC_LOG_RUN_CAP);
-	if (s->data_logs[0])
+	if (persist && s->data_logs[0])
 		append_capped(s->data_logs, name, line, len, PC_LOG_DATA_CAP);
 }

@@ -12,6 +12,7 @@ int pc_control_listen(const char *run_dir);
 /* Serve one client: read one request line, answer "OK\n..." or "ERR message\n", close. */
 void pc_control_serve(struct pc_sup *s, int listen_fd);
 /* Append one output line of a container to its logs (run dir ring, and /data when mounted). */
-void pc_log_line(const struct pc_sup *s, const char *name, const char *line, size_t len);
+/* A container's output line into its /run ring, and with persist into /data's too. */
+void pc_log_line(const struct pc_sup *s, const char *name, const char *line, size_t len, bool persist);
 
 #endif

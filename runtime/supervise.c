@@ -115,14 +115,57 @@ static void boot_bad(struct pc_sup *s, const char *fmt, ...)
 
 static const struct pc_sup *g_sup; /* for the log files of emit() */
 
-static void emit(struct pc_ctr *c)
+/* A container's lines reach the console and /data at most CONSOLE_RATE a second (in bursts of
+ * CONSOLE_BURST): a flood of output must not stall PID 1 on a slow serial console or wear the
+ * flash. Every line still goes into its /run ring (`pycmctl logs NAME`). */
+#define CONSOLE_RATE 20
+#define CONSOLE_BURST 100
+
+static bool budget(struct pc_ctr *c)
 {
-	if (g_sup)
-		pc_log_line(g_sup, c->cfg->name, c->line, c->linelen);
-	char buf[sizeof c->line + PC_NAME_MAX + 8];
-	int n = snprintf(buf, sizeof buf, "[%s] %.*s\n", c->cfg->name, (int)c->linelen, c->line);
+	long long now = pc_now_ms();
+	if (!c->budget_ms) {
+		c->budget = CONSOLE_BURST;
+		c->budget_ms = now;
+	}
+	long long add = (now - c->budget_ms) * CONSOLE_RATE / 1000;
+	if (add > 0) {
+		c->budget = add >= CONSOLE_BURST - c->budget ? CONSOLE_BURST : c->budget + (int)add;
+		c->budget_ms = now;
+	}
+	if (c->budget > 0) {
+		c->budget--;
+		return true;
+	}
+	c->dropped++;
+	return false;
+}
+
+/* The count of lines left out, once the flood has stopped for a second (or the next line shown). */
+static void flush_dropped(struct pc_ctr *c)
+{
+	char buf[PC_NAME_MAX * 2 + 96];
+	int n = snprintf(buf, sizeof buf, "[%s] (%u lines not shown: more than %d a second; pycmctl logs %s)\n",
+			 c->cfg->name, c->dropped, CONSOLE_RATE, c->cfg->name);
+	c->dropped = 0;
 	if (write(STDOUT_FILENO, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1)) < 0) {
 		/* console gone: nothing to do */
+	}
+}
+
+static void emit(struct pc_ctr *c)
+{
+	bool show = budget(c);
+	if (g_sup)
+		pc_log_line(g_sup, c->cfg->name, c->line, c->linelen, show);
+	if (show) {
+		char buf[sizeof c->line + PC_NAME_MAX + 8];
+		if (c->dropped)
+			flush_dropped(c);
+		int n = snprintf(buf, sizeof buf, "[%s] %.*s\n", c->cfg->name, (int)c->linelen, c->line);
+		if (write(STDOUT_FILENO, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1)) < 0) {
+			/* console gone: nothing to do */
+		}
 	}
 	c->linelen = 0;
 }
@@ -544,6 +587,8 @@ static void tick(struct pc_sup *s, long long now)
 {
 	for (int i = 0; i < s->m->ncontainers; i++) {
 		struct pc_ctr *c = &s->c[i];
+		if (c->dropped && now - c->budget_ms >= 1000)
+			flush_dropped(c);
 		if (s->action != ACTION_NONE)
 			break;
 		if ((c->state == ST_WAITING && deps_healthy(s, c)) ||
@@ -571,6 +616,8 @@ static long long next_wake(const struct pc_sup *s, long long now)
 	} while (0)
 	for (int i = 0; i < s->m->ncontainers; i++) {
 		const struct pc_ctr *c = &s->c[i];
+		if (c->dropped)
+			EARLIER(c->budget_ms + 1000);
 		if (c->state == ST_BACKOFF)
 			EARLIER(c->restart_at_ms);
 		if (c->state == ST_RUNNING || c->state == ST_HEALTHY)

@@ -30,6 +30,9 @@ struct pc_ctr {
 	bool user_stopped;    /* pycmctl stop: not restarted until pycmctl restart */
 	bool user_restart;    /* pycmctl restart: start again at once when it has exited */
 	char error[192];      /* why its last start failed before crun ran (a declared device missing) */
+	int budget;           /* lines it may still put on the console and /data now (a token bucket) */
+	long long budget_ms;  /* when the budget was last refilled */
+	unsigned dropped;     /* lines kept off the console and /data since the last one shown */
 	struct pc_crashloop loop;
 };
 

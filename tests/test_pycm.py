@@ -7,6 +7,7 @@ and logs every call, so start order, restarts, health and the orderly stop can b
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -356,6 +357,25 @@ def test_log_ring_is_capped(pycm, dev):
     sizes = [f.stat().st_size for f in sorted(logs.glob("chatty.log*"))]
     assert len(sizes) == 2 and all(s <= 64 * 1024 for s in sizes)
     assert (logs / "chatty.log").read_text().splitlines()[-1] == "2999".rjust(99, "0")
+
+
+def test_a_flood_of_output_is_rate_limited_on_the_console_and_data(pycm, dev):
+    """A container writing as fast as it can: the console and /data get at most a burst of 100
+    lines and then 20 a second, with a count of what was left out; the /run ring gets every line."""
+    dev.container("flood", "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done; echo done; exec sleep 60")
+    p = dev.start(pycm, 20, "--data-logs", str(dev.base / "data-logs"))
+    t = time.monotonic()
+    lines = wait_for(p, "lines not shown: more than 20 a second; pycmctl logs flood)", 15)
+    elapsed = time.monotonic() - t
+    shown = [l for l in lines if l.startswith("[flood] line ")]
+    assert 100 <= len(shown) <= 100 + 20 * elapsed + 5, (len(shown), elapsed)
+    notice = re.search(r"\[flood\] \((\d+) lines not shown", lines[-1])
+    assert len(shown) + int(notice.group(1)) <= 2001, lines[-1]
+    ring = (dev.base / "run" / "logs" / "flood.log").read_text().splitlines()
+    assert ring[-1] == "done" and "line 1999" in ring  # every line in the /run ring
+    data = (dev.base / "data-logs" / "flood.log").read_text().splitlines()
+    assert len(data) <= 100 + 20 * elapsed + 5  # /data is spared the flood too
+    stop(p)
 
 
 def test_containers_inherit_no_ignored_signals(pycm, dev):

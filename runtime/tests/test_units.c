@@ -150,7 +150,7 @@ static void test_errors(void)
 		     "manifest:25: crash-loop: '5' is not 'N T' (1 <= N <= 64 restarts within T >= 1 seconds)");
 	expect_error("colour = red\n", NULL, NULL,
 		     "manifest:26: colour: unknown key; allowed: role, bundle, required, restart, depends-on, volumes, "
-		     "health, health-interval, health-timeout, health-retries, backoff, crash-loop");
+		     "health, health-interval, health-timeout, health-retries, backoff, crash-loop, user, devices");
 	expect_error("role = app\n", NULL, NULL, "manifest:26: role: given twice");
 	expect_error("", "health-retries = 3\n", "", "manifest:15: a: required key 'health-retries' is missing");
 	expect_error("", "stop-timeout = 10\n", "", "manifest:2: [pycm]: required key 'stop-timeout' is missing");
