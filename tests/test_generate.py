@@ -59,6 +59,28 @@ def test_development_key_is_generated_once_with_a_warning(run_cli, tmp_path):
     assert filecmp.cmp(out / "keys" / "development.cert.pem", out / "generated" / "contract" / "rauc" / "keyring.pem")
 
 
+@pytest.mark.parametrize("command", [["build"], ["bundle", "--version", "2"], ["app-bundle", "-o", "x.raucb"]])
+def test_release_refuses_the_development_key(command, run_cli, tmp_path):
+    code, out, err = run_cli(*command[:1], ROOT / "conf" / "devices" / "demo.yml", *command[1:], "--release")
+    assert code == 2 and err.splitlines() == [
+        f"error: {ROOT / 'conf' / 'devices' / 'demo.yml'}: update.signing: not set, and --release refuses the "
+        "development key (devices would trust a key anyone with this build directory has); give update.signing "
+        "(key, cert) in the device file"]
+    assert not list(tmp_path.iterdir()) or [p.name for p in tmp_path.iterdir()] == ["home"]  # nothing written
+
+
+def test_release_file_says_which_key_the_device_trusts(run_cli, tmp_path):
+    run_cli("generate", ROOT / "conf" / "devices" / "demo.yml", "-o", tmp_path / "dev")
+    assert "SIGNING=development\n" in (tmp_path / "dev/generated/contract/release").read_text()
+    keys = tmp_path / "dev" / "keys"
+    signing = f"update:\n  signing: {{key: {keys / 'development.key.pem'}, cert: {keys / 'development.cert.pem'}}}\n"
+    (tmp_path / "signed.yml").write_text((ROOT / "conf" / "devices" / "demo.yml").read_text()
+                                         .replace("update:\n", signing, 1))
+    code, _, err = run_cli("generate", tmp_path / "signed.yml", "-o", tmp_path / "rel")
+    assert code == 0 and "DEVELOPMENT" not in err
+    assert "SIGNING=release\n" in (tmp_path / "rel/generated/contract/release").read_text()
+
+
 def test_invalid_device_writes_nothing(run_cli, tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text((ROOT / "conf" / "devices" / "demo.yml").read_text().replace("restart: always", "restart: sometimes"))

@@ -169,7 +169,7 @@ def pack_app_bundle(device: Device, rev: Revision, have: set[tuple[str, int]], c
             "blob_bytes_shipped": shipped, "files": len(rev.blobs), "file_bytes": total, "needs_bytes": need}
 
 
-def build_app_bundle(device: Device, output: Path, old: Path | None, bundle: Path) -> dict:
+def build_app_bundle(device: Device, output: Path, old: Path | None, bundle: Path, release: bool = False) -> dict:
     """Assemble the containers of `device` (Debian backend), make its revision, and pack the
     blobs a device running the revision `old` (a revision file; None: nothing) lacks."""
     from .debian.build import DebianBuild
@@ -179,7 +179,7 @@ def build_app_bundle(device: Device, output: Path, old: Path | None, bundle: Pat
     if not shutil.which("rauc"):
         raise UserError("rauc is needed to make app bundles: apt-get install rauc squashfs-tools")
     have = read_pairs(old) if old else set()
-    keys = signing_keys(device, output)
+    keys = signing_keys(device, output, release)
     work = output / "apps" / device.version
     generate(device, work, keys=keys)
     build = DebianBuild(device, work)

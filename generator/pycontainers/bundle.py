@@ -15,14 +15,15 @@ from .keys import signing_keys
 from .model import Device
 
 
-def build_bundle(device: Device, output: Path, version: str, bundle: Path) -> Path:
+def build_bundle(device: Device, output: Path, version: str, bundle: Path, release: bool = False) -> Path:
     """Build the slot of `device` at `version` (in OUTPUT/versions/VERSION) and pack it into a
-    verity bundle signed with the device's key (the one its images trust)."""
+    verity bundle signed with the device's key (the one its images trust; release: never a
+    development key)."""
     from .debian.build import DebianBuild
 
     if not shutil.which("rauc"):
         raise UserError("rauc is needed to make bundles: apt-get install rauc squashfs-tools")
-    keys = signing_keys(device, output)
+    keys = signing_keys(device, output, release)
     versioned = dataclasses.replace(device, version=version)
     vout = output / "versions" / version
     generate(versioned, vout, keys=keys)

@@ -209,9 +209,11 @@ def container_mount_points(c: Container) -> list[str]:
     return sorted({m["destination"] for m in _mounts(c)})
 
 
-def write_contract(device: Device, tree: Tree, keyring_pem: bytes) -> None:
+def write_contract(device: Device, tree: Tree, keyring_pem: bytes, development_key: bool) -> None:
+    """development_key: the keyring is a development key's (no update.signing): the release file
+    says so, and the manager warns at every boot (docs/security.md)."""
     ctx = {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS,
-           "services": services(device)}
+           "services": services(device), "signing": "development" if development_key else "release"}
     for rel, template in FILES.items():
         tree.render(f"contract/{rel}", template, mode=0o755 if rel == "initramfs/init" else 0o644, **ctx)
     tree.write("contract/rauc/keyring.pem", keyring_pem)

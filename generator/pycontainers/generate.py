@@ -36,7 +36,7 @@ class Options:
 
 
 def render_all(device: Device, tree: Tree, keys: KeyPair, options: Options) -> None:
-    write_contract(device, tree, keys.cert.read_bytes())
+    write_contract(device, tree, keys.cert.read_bytes(), keys.development)
     write_yocto(device, tree, options.series(device))
     write_buildroot(device, tree, options.buildroot(device))
     write_labgrid(device, tree)

@@ -22,11 +22,15 @@ class KeyPair:
     development: bool
 
 
-def signing_keys(device: Device, output: Path) -> KeyPair:
+def signing_keys(device: Device, output: Path, release: bool = False) -> KeyPair:
     """The device's key pair, or the development pair in OUTPUT/keys (made once, then reused so
-    that reruns are byte-identical)."""
+    that reruns are byte-identical). release: a development pair is refused (--release)."""
     if device.signing:
         return KeyPair(device.signing.key, device.signing.cert, development=False)
+    if release:
+        raise UserError(f"{device.display}: update.signing: not set, and --release refuses the development key "
+                        f"(devices would trust a key anyone with this build directory has); give update.signing "
+                        f"(key, cert) in the device file")
     keys = output / "keys"
     key, cert = keys / DEV_KEY, keys / DEV_CERT
     if not (key.is_file() and cert.is_file()):

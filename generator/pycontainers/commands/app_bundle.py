@@ -27,12 +27,14 @@ def setup(p):
     p.add_argument("-o", "--bundle", type=Path, metavar="FILE", required=True, help="app bundle to write")
     p.add_argument("--build-dir", type=Path, metavar="DIR",
                    help="the device's build directory: its development keys and work files (default: build/<device>)")
+    p.add_argument("--release", action="store_true",
+                   help="a product build: refuse the development key (update.signing must be set)")
 
 
 def run(args):
     args.output = args.build_dir
     device, output = load(args)
-    figures = build_app_bundle(device, output, args.old, args.bundle)
+    figures = build_app_bundle(device, output, args.old, args.bundle, args.release)
     print(f"app bundle {args.bundle} ({figures['bundle_bytes']} bytes, revision {figures['revision']}): "
           f"{figures['blobs_shipped']} of {figures['files']} files shipped "
           f"({figures['blob_bytes_shipped']} of {figures['file_bytes']} bytes)")

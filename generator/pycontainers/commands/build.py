@@ -9,6 +9,7 @@ and prints a size report. The image lands in OUTPUT/image/disk.img.
 from __future__ import annotations
 
 from ..generate import generate
+from ..keys import signing_keys
 from . import device_args, load
 
 NAME = "build"
@@ -16,13 +17,15 @@ NAME = "build"
 
 def setup(p):
     device_args(p)
+    p.add_argument("--release", action="store_true",
+                   help="a product build: refuse the development key (update.signing must be set)")
 
 
 def run(args):
     from ..debian.build import DebianBuild  # the backend is loaded only when building
 
     device, output = load(args)
-    generate(device, output)
+    generate(device, output, keys=signing_keys(device, output, args.release))
     build = DebianBuild(device, output)
     image = build.run()
     build.report.print()

@@ -20,10 +20,12 @@ def setup(p):
     p.add_argument("--version", required=True, help="version of the update (shown by rauc info and on the device)")
     p.add_argument("-b", "--bundle", type=Path, metavar="FILE",
                    help="bundle file to write (default: OUTPUT/bundles/NAME-VERSION.raucb)")
+    p.add_argument("--release", action="store_true",
+                   help="a product build: refuse the development key (update.signing must be set)")
 
 
 def run(args):
     device, output = load(args)
     bundle = args.bundle or output / "bundles" / f"{device.name}-{args.version}.raucb"
-    build_bundle(device, output, args.version, bundle)
+    build_bundle(device, output, args.version, bundle, args.release)
     print(f"bundle {bundle} ({bundle.stat().st_size / 2**20:.1f} MiB, version {args.version})")
