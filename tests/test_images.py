@@ -308,8 +308,7 @@ def test_import_compose_reports_every_unsupported_key(compose, run_cli, tmp_path
         "loopback only; nothing is published (remove it, or drop it knowingly with --ignore ports)",
         "compose.yml:4: services.web.build: not supported: images are not built here: build and save the image, "
         "then name the file with x-pycontainers-image (remove it, or drop it knowingly with --ignore build)",
-        "compose.yml:5: services.web.user: not supported: containers run as root (uid 0) (remove it, or drop it "
-        "knowingly with --ignore user)",
+        "compose.yml:5: services.web.user: user 'nobody' is not in the image's /etc/passwd: give UID[:GID]",
         "compose.yml:20: services.db.networks: not supported: app containers have their own network namespace "
         "with loopback only (remove it, or drop it knowingly with --ignore networks)",
         "compose.yml:27: services.db.volumes[0]: './data': bind mounts are not supported: the device has no host "
@@ -346,8 +345,33 @@ def test_import_compose_registry_images_and_ignore(run_cli, tmp_path):
     assert "image: {registry: 'docker://nginx:1.25'}" in out and "command: [nginx]" in out
     make_docker_archive(tmp_path / "nginx.tar", [LOWER], image_config(Cmd=["nginx"], User="nginx"))
     (tmp_path / "c.yml").write_text((tmp_path / "c.yml").read_text() + "    x-pycontainers-image: {docker-archive: nginx.tar}\n")
-    code, out, err = run_cli("import-compose", "c.yml", "--ignore", "ports", "--ignore", "user")
+    code, out, err = run_cli("import-compose", "c.yml", "--ignore", "ports")
+    assert code == 2 and err.splitlines()[0] == (
+        "c.yml:5: services.web.x-pycontainers-image: user 'nginx' is not in the image's /etc/passwd: give UID[:GID]")
+    passwd = layer([("etc/passwd", "file", b"root:x:0:0::/root:/bin/sh\nnginx:x:101:102::/:/bin/false\n", 0o644)])
+    make_docker_archive(tmp_path / "nginx.tar", [LOWER, passwd], image_config(Cmd=["nginx"], User="nginx"))
+    code, out, err = run_cli("import-compose", "c.yml", "--ignore", "ports")
     assert code == 0
-    assert err.splitlines() == ["c.yml:4: services.web.ports: ignored (--ignore ports)",
-                                "c.yml:5: services.web.x-pycontainers-image.user: ignored (--ignore user)"]
-    assert "command: [nginx]" in out and "restart: never" in out
+    assert err.splitlines() == ["c.yml:4: services.web.ports: ignored (--ignore ports)"]
+    assert "command: [nginx]" in out and "restart: never" in out and "user: '101:102'" in out or "user: 101:102" in out
+
+
+@pytest.mark.parametrize("user, image_user, want", [
+    ("1000", "", "1000:0"),          # Docker: a numeric uid with no passwd entry runs in group 0
+    ("1000:1000", "", "1000:1000"),
+    ("app", "", "1001:50"),          # a name: uid and primary group from the image's passwd
+    ("app:staff", "", "1001:60"),    # a group name from its group file
+    (None, "app", "1001:50"),        # the image's own User
+    (None, "0", None), ("root", "", None),  # root: no user key
+    ("1001", "", "1001:50"),         # a numeric uid that has an entry takes its group
+])
+def test_import_compose_maps_users(user, image_user, want, run_cli, tmp_path):
+    files = layer([("etc/passwd", "file", b"root:x:0:0::/root:/bin/sh\napp:x:1001:50::/:/bin/sh\n", 0o644),
+                   ("etc/group", "file", b"root:x:0:\nusers:x:50:\nstaff:x:60:app\n", 0o644)])
+    make_docker_archive(tmp_path / "img.tar", [LOWER, files], image_config(Cmd=["x"], User=image_user))
+    (tmp_path / "c.yml").write_text("services:\n  app:\n    x-pycontainers-image: {docker-archive: img.tar}\n"
+                                    + (f"    user: '{user}'\n" if user is not None else ""))
+    code, out, err = run_cli("import-compose", "c.yml")
+    assert code == 0, err
+    (c,) = yaml.safe_load("\n".join(out.splitlines()[1:]))["containers"]
+    assert c.get("user") == want

@@ -30,14 +30,13 @@ from .model import IMAGE_FILES, schema
 
 IMAGE_KEY = "x-pycontainers-image"
 SUPPORTED = ("image", IMAGE_KEY, "command", "entrypoint", "environment", "working_dir", "volumes",
-             "depends_on", "restart")
+             "depends_on", "restart", "user")
 TOP_IGNORED = ("version", "name")  # obsolete, and the project name: nothing of a device
 RESTART = {"no": "never", "always": "always", "on-failure": "on-failure",
            # pycm starts every container at boot and `pycmctl stop` lasts until the next one:
            # Docker's unless-stopped and always differ only across daemon restarts
            "unless-stopped": "always"}
 DEPENDS_CONDITIONS = ("service_started", "service_healthy")  # pycm waits for healthy: stricter
-ROOT_USERS = ("", "0", "root", "0:0", "root:root")
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME_RULE = "lower-case letters, digits and '-', at most 32 characters"
@@ -53,7 +52,6 @@ HINTS = {
     "mem_limit": "give limits.memory in the device file",
     "cpus": "give limits.cpu in the device file",
     "pids_limit": "give limits.pids in the device file",
-    "user": "containers run as root (uid 0)",
     "privileged": "one container may have role: host in the device file",
     "container_name": "the container is named after the service",
 }
@@ -150,6 +148,7 @@ def _service(name, svc, where, chosen, base, device_dir, problem, unsupported, i
 
     # image: a local layout or archive (or packages), or a registry reference copied at build time
     image, config, registry = None, {}, False
+    image_source: tuple[Path, str] | None = None  # a local image file, to resolve user names in
     spec = svc.get(IMAGE_KEY)
     if spec is None:
         ref = svc.get("image")
@@ -173,10 +172,7 @@ def _service(name, svc, where, chosen, base, device_dir, problem, unsupported, i
             except oci.OciError as e:
                 problem(where + [IMAGE_KEY, kind], f"{given!r}: {e}")
             image = {kind: os.path.relpath(source.resolve(), device_dir)}
-            user = str(config.get("User") or "")
-            if user not in ROOT_USERS:
-                unsupported(where + [IMAGE_KEY, "user"],
-                            f"the image's config runs it as user {user!r}; containers run as root (uid 0)")
+            image_source = (source, kind)
 
     # command: Docker's entrypoint + command, each defaulting to the image's
     entrypoint = _argv(svc.get("entrypoint"), where + ["entrypoint"], problem)
@@ -241,7 +237,14 @@ def _service(name, svc, where, chosen, base, device_dir, problem, unsupported, i
     elif restart not in RESTART:
         problem(where + ["restart"], f"{restart!r} is not one of {', '.join(RESTART)}")
 
+    # user: the service's, else the image's (Docker's rules: a name through the image's
+    # /etc/passwd, whose entry also gives the group; a numeric uid without one runs in group 0)
+    user = svc.get("user", config.get("User") or "")
+    uid_gid = _user(str(user), image_source, where + (["user"] if "user" in svc else [IMAGE_KEY]), problem)
+
     out: dict = {"name": name, "role": "app", "image": image, "command": argv}
+    if uid_gid and uid_gid != "0:0":
+        out["user"] = uid_gid
     if env:
         out["environment"] = env
     if workdir != "/":
@@ -252,6 +255,44 @@ def _service(name, svc, where, chosen, base, device_dir, problem, unsupported, i
     if depends:
         out["depends_on"] = depends
     return out
+
+
+def _user(user: str, image: tuple[Path, str] | None, keys: list, problem) -> str | None:
+    """USER[:GROUP] (names or numbers) as the device file's UID:GID, names resolved through the
+    image's /etc/passwd and /etc/group."""
+    if not user:
+        return None
+    name, _, group = user.partition(":")
+
+    def table(path: str) -> dict[str, list[str]]:
+        if image is None:
+            return {}
+        data = oci.read_file(image[0], path, image[1])
+        rows = [l.split(":") for l in (data or b"").decode(errors="replace").splitlines() if l.count(":") >= 2]
+        return {r[0]: r for r in rows}
+
+    passwd = table("etc/passwd") if not name.isdigit() or not group else {}
+    by_uid = {r[2]: r for r in passwd.values() if len(r) > 3}
+    if name.isdigit():
+        uid, gid = name, by_uid[name][3] if name in by_uid else "0"
+    elif name in passwd and len(passwd[name]) > 3:
+        uid, gid = passwd[name][2], passwd[name][3]
+    else:
+        where = "the image's /etc/passwd" if image else "a registry image (read only at build time)"
+        problem(keys, f"user {name!r} is not in {where}: give UID[:GID]")
+        return None
+    if group.isdigit():
+        gid = group
+    elif group:
+        groups = table("etc/group")
+        if group not in groups:
+            problem(keys, f"group {group!r} is not in the image's /etc/group: give UID:GID")
+            return None
+        gid = groups[group][2]
+    if not (uid.isdigit() and gid.isdigit()):
+        problem(keys, f"user {user!r} resolves to {uid}:{gid}, which is not numeric")
+        return None
+    return f"{int(uid)}:{int(gid)}"
 
 
 def _volumes(spec, where: list, problem, unsupported) -> list[dict]:

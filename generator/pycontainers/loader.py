@@ -7,6 +7,7 @@ which PyYAML would silently overwrite, are reported as problems.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,21 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.filename = filename
         self.problems: list[Problem] = []
+
+
+# YAML 1.1's base-60 numbers are gone (as in YAML 1.2): `user: 1000:50` is the string it looks
+# like, not the integer 60050.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers
+            if not (tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in rx.pattern)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)"
+                                                      r"|[-+]?0x[0-9a-fA-F_]+)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
+                                                        r"|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
+                                                        r"|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:

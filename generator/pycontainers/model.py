@@ -388,7 +388,7 @@ def _container(c: dict, base: Path) -> Container:
     lim = c.get("limits") or {}
     if c["role"] == "app":
         lim = {"memory": APP_DEFAULT_MEMORY, "pids": APP_DEFAULT_PIDS, **lim}
-    uid, _, gid = c.get("user", "0").partition(":")
+    uid, _, gid = str(c.get("user", 0)).partition(":")
     backoff, loop = c.get("backoff") or {}, c.get("crash_loop") or {}
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(c.get("environment") or {})}
     return Container(
@@ -453,7 +453,7 @@ def _container_problems(data: LineDict, base: Path, display: str) -> list[Proble
                              ("devices", "a host container sees every device of the host already")):
                 if key in c:
                     add(i, key, why)
-        uid, _, gid = c.get("user", "0").partition(":")
+        uid, _, gid = str(c.get("user", 0)).partition(":")
         if int(uid) > 2**32 - 2 or int(gid or 0) > 2**32 - 2:
             add(i, "user", f"{c['user']!r}: UID and GID are at most {2**32 - 2}")
     if not problems:

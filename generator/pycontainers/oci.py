@@ -378,6 +378,28 @@ def unpack(source: Path, dest: Path, kind: str | None = None) -> None:
                 apply_layer(tar, dest)
 
 
+def read_file(source: Path, name: str, kind: str | None = None, limit: int = 1 << 20) -> bytes | None:
+    """The content of one regular file of the image's merged root filesystem (e.g.
+    etc/passwd), or None when it does not exist there; layers are read in order, whiteouts
+    applied, nothing is unpacked. A file larger than limit bytes is refused."""
+    want = PurePosixPath(*_safe_name(name))
+    found: bytes | None = None
+    with open_image(source, kind) as image:
+        for layer in image.layers:
+            with _open_layer(image, layer) as tar:
+                for m in tar:
+                    p = PurePosixPath(*_safe_name(m.name)) if _safe_name(m.name) else PurePosixPath(".")
+                    if p.name == OPAQUE and want.is_relative_to(p.parent) or \
+                            p.name.startswith(WHITEOUT) and p.parent / p.name[len(WHITEOUT):] in (want, *want.parents):
+                        found = None
+                    elif p == want:
+                        f = tar.extractfile(m) if m.isfile() else None
+                        if f is not None and m.size > limit:
+                            raise OciError(f"{name} is larger than {limit} bytes")
+                        found = f.read() if f is not None else None
+    return found
+
+
 # --------------------------------------------------------------------------------------------
 # docker-archive -> OCI image layout (for umoci, which reads only OCI layouts)
 
