@@ -393,9 +393,7 @@ def bb_task(text: str, task: str, variables: dict) -> str:
 
 
 def yocto(w: Work, case: Case, generated: dict) -> None:
-    if shutil.which("umoci") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("umoci is not installed (scripts/setup installs it)")
+    if shutil.which("umoci") is None:  # a failure under CI=true (the root conftest.py)
         pytest.skip("umoci is not installed (scripts/setup installs it)")
     rdir = generated["gen"] / "yocto" / "meta-hostile" / "recipes-containers" / PN
     variables = bb_vars((rdir / f"{PN}.bb").read_text())
