@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, image_config, layer, make_docker_archive, with_test_keys
+from helpers import ROOT, image_config, layer, make_docker_archive, make_layout, with_test_keys
 from pycontainers import cli, oci
 from pycontainers.debian.build import DebianBuild
 from pycontainers.errors import UserError
@@ -469,3 +470,35 @@ def test_post_build_makes_the_mount_points_through_oci_unpack(generated):
     mkdirs = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--mkdir"]
     assert mkdirs == container_mount_points(c) and "/var/lib/counter" in mkdirs
     assert "mkdir" not in block.replace("--mkdir", "")
+
+
+def test_an_image_layout_is_read_without_leaving_it(generated, run_cli, tmp_path):
+    """An oci-layout directory is read without following a symlink out of it: a layer blob linked
+    to a tar elsewhere on the build host would put that file into the container's image."""
+    (tmp_path / "backup.tar").write_bytes(layer([F("etc/secret", KEY)], compress=False))  # on the build host
+    linked = make_layout(tmp_path / "linked", [layer([F("bin/app", b"app", 0o755)])])
+    index = json.loads((linked / "index.json").read_text())
+    manifest = json.loads((linked / "blobs" / index["manifests"][0]["digest"].replace(":", "/")).read_bytes())
+    blob = manifest["layers"][0]["digest"].replace(":", "/")
+    (linked / "blobs" / blob).unlink()
+    (linked / "blobs" / blob).symlink_to(tmp_path / "backup.tar")
+    shared = tmp_path / "shared"  # its blobs/ a symlink to another layout's
+    shared.mkdir()
+    shutil.copy(linked / "index.json", shared / "index.json")
+    (shared / "blobs").symlink_to("../linked/blobs")
+    script = generated["gen"] / "buildroot/board/hostile/oci-unpack.py"
+    first = "blobs/" + index["manifests"][0]["digest"].replace(":", "/")  # the first blob read
+    for layout, message in [
+            (linked, f"'blobs/{blob}' is a symlink; an image layout holds files"),
+            (shared, f"'{first}' leaves the image layout through the symlink 'blobs' -> '../linked/blobs'")]:
+        with pytest.raises(oci.OciError) as e:
+            oci.unpack(layout, tmp_path / "rootfs", "oci-layout")
+        assert str(e.value) == message
+        r = subprocess.run([sys.executable, str(script), "--kind", "oci-layout", str(layout), str(tmp_path / "br")],
+                           capture_output=True, text=True)
+        assert (r.returncode, r.stderr) == (1, f"oci-unpack: {layout}: {message}\n")
+        (tmp_path / "dev.yml").write_text(generated["device"].read_text().replace(
+            "docker-archive: image.tar", f"oci-layout: {layout}"))
+        code, _, err = run_cli("validate", "dev.yml")
+        assert code == 2 and f"containers[1].image.oci-layout: {str(layout)!r}: {message}" in err
+    assert not (tmp_path / "rootfs").exists() and not (tmp_path / "br").exists()  # refused before writing

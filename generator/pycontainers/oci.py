@@ -2,7 +2,7 @@
 """Read container images (OCI layout, oci-archive, docker-archive) and unpack them into a root
 filesystem; convert a docker-archive into an OCI image layout.
 
-    oci-unpack.py [--kind oci-layout|oci-archive|docker-archive] SOURCE DEST
+    oci-unpack.py [--kind oci-layout|oci-archive|docker-archive] SOURCE DEST [--mkdir PATH ...]
 
 One module for every backend (docs/images.md): the model checks images with `inspect()`, the
 Debian backend unpacks them with `unpack()`, the Yocto backend turns a docker-archive into an OCI
@@ -21,9 +21,14 @@ through manifest.json when it has none.
 Each holds exactly one image (an image index's one manifest; the same manifest listed twice, as
 for two tags, counts once). Layers are applied in order with the OCI image-spec's rules:
 `.wh.NAME` deletes NAME of the lower layers, `.wh..wh..opq` empties its directory of them;
-symlinks, hard links and file modes are kept; ownership is not (every file belongs to root in the
-slot, as in every backend); device nodes are skipped (a container's /dev is a mount). Layers are
-tar, tar+gzip, tar+bzip2 or tar+xz; a path leaving DEST is refused.
+symlinks, hard links, FIFOs and file modes are kept; ownership is not (every file belongs to root
+in the slot, as in every backend). Layers are tar, tar+gzip, tar+bzip2 or tar+xz.
+
+The image is untrusted (docs/security-images.md): nothing is written, linked, changed or removed
+outside DEST. An entry whose path, hard-link target or whiteout leaves DEST (a `..`, a symlink
+pointing out of it, a loop) is refused with one line naming the layer and the path; device nodes
+are dropped and setuid/setgid bits cleared, each reported as a WARNING line on stderr. --mkdir
+makes a directory (a container's mount point) below DEST the same way.
 """
 
 from __future__ import annotations
@@ -99,14 +104,45 @@ class _Files:
 
 
 class _DirFiles(_Files):
+    """An image layout directory. A symlink in it is followed only inside it (a blob linked to a
+    file elsewhere on the build host is refused, as a layer's path is: _Root)."""
+
     def __init__(self, root: Path):
         self.root = root
 
+    def _fd(self, name: str) -> int | None:
+        """A read-only fd of the regular file name, or None when there is none."""
+        parts = _norm(name).split("/")
+        what = repr(_norm(name))
+        root = _Root(self.root, "the image layout")
+        try:
+            found = root.dir(parts[:-1], what, create=False)
+        finally:
+            root.close()
+        if found is None:
+            return None
+        fd, _ = found
+        try:
+            st = _lstat(fd, parts[-1])
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                raise OciError(f"{what} is a symlink; an image layout holds files")
+            if st is None or not stat.S_ISREG(st.st_mode):
+                return None
+            return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+        finally:
+            os.close(fd)
+
     def has(self, name: str) -> bool:
-        return (self.root / _norm(name)).is_file()
+        fd = self._fd(name)
+        if fd is not None:
+            os.close(fd)
+        return fd is not None
 
     def open(self, name: str) -> IO[bytes]:
-        return open(self.root / _norm(name), "rb")
+        fd = self._fd(name)
+        if fd is None:
+            raise OciError(f"{name} is missing")
+        return os.fdopen(fd, "rb")
 
 
 class _TarFiles(_Files):
@@ -435,8 +471,9 @@ def _remove(fd: int, name: str) -> None:
 class _Root:
     """DEST, open; the directories below it found one component at a time (see above)."""
 
-    def __init__(self, dest: Path):
+    def __init__(self, dest: Path, noun: str = "the root filesystem"):
         self.fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.noun = noun  # what DEST is, for messages
 
     def close(self) -> None:
         os.close(self.fd)
@@ -466,7 +503,7 @@ class _Root:
                 name, via = todo.pop(0)
                 if name == "..":  # only from a symlink's target
                     if not real:
-                        raise OciError(f"{what} leaves the root filesystem through the symlink "
+                        raise OciError(f"{what} leaves {self.noun} through the symlink "
                                        f"{_show(via[0])} -> {_show(via[1])}")
                     real.pop()
                     os.close(fd)
@@ -484,7 +521,7 @@ class _Root:
                         raise OciError(f"{what} runs through more than {SYMLINKS_MAX} symlinks")
                     link = ("/".join(real + [name]), os.readlink(name, dir_fd=fd))
                     if link[1].startswith("/") or not link[1]:
-                        raise OciError(f"{what} leaves the root filesystem through the symlink "
+                        raise OciError(f"{what} leaves {self.noun} through the symlink "
                                        f"{_show(link[0])} -> {_show(link[1])}")
                     todo[:0] = [(p, link) for p in link[1].split("/") if p not in ("", ".")]
                     continue
