@@ -484,7 +484,7 @@ class _Root:
         for name in real:
             try:
                 new = os.open(name, DIR_FLAGS, dir_fd=fd)
-            except (FileNotFoundError, NotADirectoryError, OSError):
+            except OSError:  # gone, or no longer a directory
                 os.close(fd)
                 return None
             os.close(fd)
@@ -506,8 +506,10 @@ class _Root:
                         raise OciError(f"{what} leaves {self.noun} through the symlink "
                                        f"{_show(via[0])} -> {_show(via[1])}")
                     real.pop()
+                    parent = self.open(real)
+                    assert parent is not None  # its directories were walked just now
                     os.close(fd)
-                    fd = self.open(real)
+                    fd = parent
                     continue
                 st = _lstat(fd, name)
                 if st is None:
