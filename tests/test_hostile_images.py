@@ -133,6 +133,8 @@ CASES = [
          refused="layer 2 of 2: 'a/x' leaves the root filesystem through the symlink 'c' -> '{out}'"),
     Case("symlink-chain-inside-is-followed", [[D("usr/lib"), S("lib", "usr/lib"), S("lib64", "./lib/")], [F("lib64/libx.so", b"l")]],
          tree={"usr/lib/libx.so": "b'l' 644", "lib64": "-> ./lib/"}),
+    Case("symlink-with-dotdot-inside-is-followed", [[D("usr/lib"), S("usr/lib64", "../usr/lib")], [F("usr/lib64/x", b"x")]],
+         tree={"usr/lib/x": "b'x' 644", "usr/lib64": "-> ../usr/lib"}),
     Case("symlink-loop", [[S("a", "b"), S("b", "a")], [F("a/x")]],
          refused="layer 2 of 2: 'a/x' runs through more than 40 symlinks"),
     Case("symlink-dotdot-out-of-the-root", [[S("x/y", "../..")], [F("x/y/decoy/passwd", b"pwned")]],
