@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
+GZIP_MAGIC = b"\x1f\x8b"
 DEVICES = sorted((ROOT / "conf" / "devices").glob("*.yml"))
 
 
@@ -27,25 +29,38 @@ def with_test_keys(output: Path) -> Path:
 
 
 def layer(entries, compress: bool = True) -> bytes:
-    """A layer tar of (name, kind, arg, mode): kind file (arg: bytes), dir, sym or link (arg: target)."""
+    """A layer tar of (name, kind, arg, mode): kind file (arg: bytes), dir, sym or link (arg: the
+    target), fifo, chr or blk (arg: (major, minor)). A name or target holding a NUL byte is written
+    in a PAX header (a plain tar header would cut it there), as a hostile tool could."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz" if compress else "w") as t:
+    with tarfile.open(fileobj=buf, mode="w:gz" if compress else "w", format=tarfile.PAX_FORMAT) as t:
         for name, kind, arg, mode in entries:
             ti = tarfile.TarInfo(name)
             ti.mode = mode
+            if "\0" in name:
+                ti.pax_headers["path"] = name
             if kind == "file":
                 ti.size = len(arg)
                 t.addfile(ti, io.BytesIO(arg))
                 continue
-            ti.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "link": tarfile.LNKTYPE}[kind]
-            ti.linkname = arg or ""
+            ti.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "link": tarfile.LNKTYPE,
+                       "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE, "blk": tarfile.BLKTYPE}[kind]
+            if kind in ("chr", "blk"):
+                ti.devmajor, ti.devminor = arg
+            elif kind in ("sym", "link"):
+                ti.linkname = arg
+                if "\0" in arg:
+                    ti.pax_headers["linkpath"] = arg
             t.addfile(ti)
     return buf.getvalue()
 
 
-def image_config(**runtime) -> bytes:
+def image_config(layers: list[bytes] = (), **runtime) -> bytes:
+    """An image config; with its layers, their diff_ids (umoci checks them)."""
+    tars = [gzip.decompress(d) if d[:2] == GZIP_MAGIC else d for d in layers]
+    diff_ids = [f"sha256:{hashlib.sha256(t).hexdigest()}" for t in tars]
     return json.dumps({"architecture": "arm64", "os": "linux", "config": runtime,
-                       "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+                       "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
 
 
 def make_layout(root: Path, layers: list[bytes], config: bytes = b"{}", images: int = 1) -> Path:

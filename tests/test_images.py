@@ -179,7 +179,7 @@ BAD = [
     ("docker-archive", "two-docker.tar", "'two-docker.tar': holds 2 images; docker-archive takes the tar that "
                                          "`docker save IMAGE` writes (manifest.json and layer tars) of exactly "
                                          "one image"),
-    ("docker-archive", "escape.tar", "'escape.tar': layer path '../../etc/passwd' leaves the root filesystem"),
+    ("docker-archive", "escape.tar", "'escape.tar': layer 1 of 1: '../../etc/passwd' leaves the root filesystem"),
     ("oci-archive", "docker.tar", "'docker.tar': has no index.json: not an OCI image layout; it looks like a "
                                   "`docker save` archive: use docker-archive"),
     ("docker-archive", "layout", "'layout': is a directory; docker-archive takes the tar that `docker save "
@@ -207,8 +207,8 @@ def test_a_layer_escaping_through_a_symlink_fails_the_build_in_one_line(tmp_path
     (c,) = [c for c in device.containers if c.image.kind == "docker-archive"]
     with pytest.raises(UserError) as e:
         DebianBuild(device, tmp_path / "out", cache=tmp_path / "cache").container_rootfs(c, tmp_path / "rootfs")
-    assert str(e.value) == (f"{device.display}: container hostos: image.docker-archive: sneaky.tar: layer path "
-                            "'etc/x' leaves the root filesystem through a symlink")
+    assert str(e.value) == (f"{device.display}: container hostos: image.docker-archive: sneaky.tar: layer 2 of 2: "
+                            "'etc/x' leaves the root filesystem through the symlink 'etc' -> '/tmp'")
 
 
 # ------------------------------------------------------------------------------------------

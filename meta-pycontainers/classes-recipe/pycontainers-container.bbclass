@@ -63,6 +63,12 @@ do_compile() {
     tag=$(umoci ls --layout ${B}/oci | head -n 1)
     [ -n "$tag" ] || bbfatal "${PYCONTAINERS_CONTAINER_OCI}${PYCONTAINERS_CONTAINER_OCI_REF}: no tagged image in the OCI layout"
     umoci unpack --rootless --image "${B}/oci:$tag" ${B}/umoci
+    # no file of an image keeps its setuid/setgid bits, here or in the slot (docs/security-images.md)
+    suid=$(cd ${B}/umoci/rootfs && find . ! -type d ! -type l -perm /6000 | LC_ALL=C sort | tr '\n' ' ')
+    if [ -n "$suid" ]; then
+        find ${B}/umoci/rootfs ! -type d ! -type l -perm /6000 -exec chmod ug-s {} +
+        bbwarn "${PN}: setuid/setgid bits dropped (an image's files never run with raised privileges): $suid"
+    fi
     mv ${B}/umoci/rootfs ${B}/rootfs
 }
 
@@ -75,8 +81,22 @@ do_install() {
     else
         cp -R --no-preserve=ownership ${B}/rootfs/. ${D}${PYCONTAINERS_BUNDLE_DIR}/rootfs/
     fi
+    # each mount point is made inside the root filesystem: a symlink of the image on the way that
+    # leads out of it (absolute, or too many ..) stops the build, as a loop does (realpath -m
+    # leaves a looping link unresolved)
+    rootfs=$(realpath ${D}${PYCONTAINERS_BUNDLE_DIR}/rootfs)
     for dir in ${PYCONTAINERS_CONTAINER_MOUNTPOINTS}; do
-        install -d ${D}${PYCONTAINERS_BUNDLE_DIR}/rootfs$dir
+        real=$(realpath -m "$rootfs$dir")
+        case "$real/" in
+        "$rootfs"/*) ;;
+        *) bbfatal "${PN}: mount point $dir leaves the root filesystem through a symlink of the image" ;;
+        esac
+        p=$real
+        while [ "$p" != "$rootfs" ]; do
+            [ ! -L "$p" ] || bbfatal "${PN}: mount point $dir runs through a symlink loop of the image"
+            p=$(dirname "$p")
+        done
+        install -d "$real"
     done
 }
 

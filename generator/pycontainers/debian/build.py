@@ -242,10 +242,10 @@ class DebianBuild:
         dest.write_bytes(gzip.compress(cpio.stdout, compresslevel=9, mtime=0))
 
     def container_rootfs(self, c: Container, dest: Path) -> None:
-        if c.image.kind == "packages":
-            self.packages_rootfs(c, dest)
-        else:
-            image_rootfs(self.device, c, dest)
+        if c.image.kind != "packages":
+            image_rootfs(self.device, c, dest, contract.container_mount_points(c))
+            return
+        self.packages_rootfs(c, dest)
         for mp in contract.container_mount_points(c):
             (dest / mp.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
@@ -423,15 +423,18 @@ class DebianBuild:
         return self.output / "image"
 
 
-def image_rootfs(device: Device, c: Container, dest: Path) -> None:
-    """Unpack a container's oci-layout, oci-archive or docker-archive into dest (oci.py, the
-    unpacker the Buildroot tree runs too)."""
+def image_rootfs(device: Device, c: Container, dest: Path, mount_points: list[str]) -> None:
+    """Unpack a container's oci-layout, oci-archive or docker-archive into dest and make its
+    mount points there (oci.py, the unpacker the Buildroot tree runs too); print a warning line
+    for each thing made safe (a device node dropped, setuid/setgid bits cleared)."""
     assert c.image.path is not None
+    where = f"{device.display}: container {c.name}: image.{c.image.kind}: {c.image.path.name}"
     try:
-        oci.unpack(c.image.path, dest, c.image.kind)
+        warnings = oci.unpack(c.image.path, dest, c.image.kind, mount_points)
     except (oci.OciError, OSError) as e:
-        raise UserError(f"{device.display}: container {c.name}: image.{c.image.kind}: "
-                        f"{c.image.path.name}: {e}") from None
+        raise UserError(f"{where}: {e}") from None
+    for w in warnings:
+        print(f"WARNING: {where}: {w}", file=sys.stderr)
 
 
 def _uboot_arch(arch: str) -> str:
