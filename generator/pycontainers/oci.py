@@ -705,22 +705,23 @@ def unpack(source: Path, dest: Path, kind: str | None = None, mkdirs=()) -> list
 
 def read_file(source: Path, name: str, kind: str | None = None, limit: int = 1 << 20) -> bytes | None:
     """The content of one regular file of the image's merged root filesystem (e.g.
-    etc/passwd), or None when it does not exist there; layers are read in order, whiteouts
-    applied, nothing is unpacked. A file larger than limit bytes is refused."""
-    want = PurePosixPath(*_safe_name(name))
+    etc/passwd), or None when it is not a regular file there; layers are read in order, whiteouts
+    applied, nothing is unpacked and no link is followed. A file larger than limit bytes is
+    refused."""
+    want = _parts(name, _show(name))
     found: bytes | None = None
     with open_image(source, kind) as image:
-        for layer in image.layers:
+        for i, layer in enumerate(image.layers, 1):
             with _open_layer(image, layer) as tar:
-                for m in tar:
-                    p = PurePosixPath(*_safe_name(m.name)) if _safe_name(m.name) else PurePosixPath(".")
-                    if p.name == OPAQUE and want.is_relative_to(p.parent) or \
-                            p.name.startswith(WHITEOUT) and p.parent / p.name[len(WHITEOUT):] in (want, *want.parents):
-                        found = None
-                    elif p == want:
-                        f = tar.extractfile(m) if m.isfile() else None
+                entries = [(m, _entry(m, f"layer {i} of {len(image.layers)}")) for m in tar.getmembers()]
+                # whiteouts act on the lower layers only: first them, then this layer's files
+                if any(e.kind in ("opaque", "whiteout") and want[:len(e.parts)] == e.parts for _, e in entries):
+                    found = None
+                for m, e in entries:
+                    if e.parts == want and e.kind not in ("opaque", "whiteout"):
+                        f = tar.extractfile(m) if e.kind == "file" else None
                         if f is not None and m.size > limit:
-                            raise OciError(f"{name} is larger than {limit} bytes")
+                            raise OciError(f"{_show(name)} is larger than {limit} bytes")
                         found = f.read() if f is not None else None
     return found
 
