@@ -1,4 +1,5 @@
 #include "manifest.h"
+#include "sched.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -234,9 +235,10 @@ static int set_container(struct pc_manifest *m, struct pc_container *c, int line
 		if (parse_pair(v, 0, &c->backoff_initial, &c->backoff_max) || c->backoff_max < c->backoff_initial)
 			FAIL("manifest:%d: backoff: '%s' is not 'INITIAL MAX' seconds with MAX >= INITIAL", line, v);
 	} else if (!strcmp(k, "crash-loop")) {
-		if (parse_pair(v, 1, &c->crash_restarts, &c->crash_window) || c->crash_restarts > 64)
-			FAIL("manifest:%d: crash-loop: '%s' is not 'N T' (1 <= N <= 64 restarts within T >= 1 seconds)",
-			     line, v);
+		if (parse_pair(v, 1, &c->crash_restarts, &c->crash_window) || c->crash_restarts > PC_CRASHLOOP_MAX ||
+		    c->crash_window > PC_CRASH_WINDOW_MAX)
+			FAIL("manifest:%d: crash-loop: '%s' is not 'N T' (1 <= N <= %d restarts within 1 <= T <= %d seconds)",
+			     line, v, PC_CRASHLOOP_MAX, PC_CRASH_WINDOW_MAX);
 	}
 	return 0;
 }

@@ -189,6 +189,30 @@ def test_crash_loop_means_boot_not_good(pycm, dev):
     assert p.returncode == 3 and not (dev.base / "fw_setenv.log").exists()
 
 
+def test_crash_loop_of_the_longest_window_is_detected(pycm, dev):
+    # one day, the maximum the manifest allows (window * 1000 once overflowed an int for larger ones)
+    dev.container("crashy", "exit 7", restart="on-failure", crash_loop="3 86400", backoff="0 0")
+    p = dev.start(pycm)
+    out, _ = p.communicate(timeout=30)
+    assert "pycm: container crashy: failed (crash loop: 3 restarts within 86400 s)" in out
+    assert p.returncode == 3
+
+
+def test_a_crash_loop_window_over_a_day_is_refused(pycm, dev):
+    # 2147484 s: window * 1000 wrapped negative in an int, and the loop restarted forever
+    dev.container("crashy", "exit 7", restart="on-failure", crash_loop="3 2147484", backoff="0 0")
+    p = dev.start(pycm)
+    try:
+        out, _ = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        raise AssertionError("pycm took a window of 2147484 s and kept restarting:\n" + out[-2000:]) from None
+    assert ("pycm: manifest:23: crash-loop: '3 2147484' is not 'N T' (1 <= N <= 64 restarts within "
+            "1 <= T <= 86400 seconds)") in out
+    assert "pycm: boot NOT good: the manifest is invalid" in out and p.returncode == 3
+
+
 def test_committed_slot_is_not_written_again(pycm, dev):
     (dev.base / "env" / "BOOT_A_LEFT").write_text("4\n")
     dev.container("a", "exec sleep 60")

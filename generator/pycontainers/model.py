@@ -24,6 +24,8 @@ SLOTS = ("A", "B")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BOARDS_DIR = PROJECT_ROOT / "conf" / "boards"
 ALIGN = units.MIB
+# The longest crash-loop window, in seconds: pycm refuses a longer one (PC_CRASH_WINDOW_MAX, sched.h).
+CRASH_WINDOW_MAX = 86400
 
 
 def schema(kind: str) -> dict:
@@ -436,6 +438,10 @@ def _container_problems(data: LineDict, base: Path, display: str) -> list[Proble
                 add(i, "image", f"{img[key]!r}: {e}", [key])
         if c["role"] == "host" and c.get("limits"):
             add(i, "limits", "limits apply to app containers only")
+        window = (c.get("crash_loop") or {}).get("window")
+        if window is not None and units.seconds(window) > CRASH_WINDOW_MAX:
+            add(i, "crash_loop", f"{window!r} is {units.seconds(window)} s; the longest window is "
+                f"{CRASH_WINDOW_MAX} s (1 day)", ["window"])
     if not problems:
         problems += _cycle_problems(data, display)
     return problems

@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include <stdio.h>
@@ -147,7 +148,11 @@ static void test_errors(void)
 	expect_error("", "backoff = 1 30", "backoff = 30 1",
 		     "manifest:24: backoff: '30 1' is not 'INITIAL MAX' seconds with MAX >= INITIAL");
 	expect_error("", "crash-loop = 5 60", "crash-loop = 5",
-		     "manifest:25: crash-loop: '5' is not 'N T' (1 <= N <= 64 restarts within T >= 1 seconds)");
+		     "manifest:25: crash-loop: '5' is not 'N T' (1 <= N <= 64 restarts within 1 <= T <= 86400 seconds)");
+	expect_error("", "crash-loop = 5 60", "crash-loop = 5 86401",
+		     "manifest:25: crash-loop: '5 86401' is not 'N T' (1 <= N <= 64 restarts within 1 <= T <= 86400 seconds)");
+	expect_error("", "crash-loop = 5 60", "crash-loop = 5 2147484",
+		     "manifest:25: crash-loop: '5 2147484' is not 'N T' (1 <= N <= 64 restarts within 1 <= T <= 86400 seconds)");
 	expect_error("colour = red\n", NULL, NULL,
 		     "manifest:26: colour: unknown key; allowed: role, bundle, required, restart, depends-on, volumes, "
 		     "health, health-interval, health-timeout, health-retries, backoff, crash-loop");
@@ -196,6 +201,16 @@ static void test_crashloop(void)
 	CHECK(pc_crashloop_record(&cl, 20000));	 /* 12..20 */
 	pc_crashloop_init(&cl, 1, 60);
 	CHECK(pc_crashloop_record(&cl, 5)); /* a limit of 1: the first restart is already a loop */
+	/* the longest window the manifest allows, and one whose milliseconds overflow an int: both
+	 * still detect a loop (the window once wrapped negative and disabled the detection) */
+	pc_crashloop_init(&cl, 2, PC_CRASH_WINDOW_MAX);
+	CHECK(!pc_crashloop_record(&cl, 0));
+	CHECK(pc_crashloop_record(&cl, PC_CRASH_WINDOW_MAX * 1000LL));
+	CHECK(!pc_crashloop_record(&cl, PC_CRASH_WINDOW_MAX * 2000LL + 1));
+	pc_crashloop_init(&cl, 2, INT_MAX);
+	CHECK(!pc_crashloop_record(&cl, 0));
+	CHECK(pc_crashloop_record(&cl, 1000));
+	CHECK(pc_crashloop_record(&cl, 3000LL * 1000 * 1000));
 }
 
 static void test_slot(void)
