@@ -886,15 +886,16 @@ static int build_entry(const struct pc_entry *e, void *ctx, struct pc_err *err)
 	}
 }
 
-/* The listing, the manifest (and the version, when the bundle names one) travel with the revision. */
-static int copy_meta(int staging, int tmp, struct pc_err *err)
+/* The listing, the manifest (and the bundle's version, when it names one) travel with the revision. */
+static int copy_meta(int staging, int tmp, const char *version, struct pc_err *err)
 {
-	static const char *const names[] = {"manifest", "revision", "version"};
-	for (int i = 0; i < 3; i++) {
+	static const char *const names[] = {"manifest", "revision"};
+	char line[160];
+	if (version && (pc_fmt(line, sizeof line, "version=%s\n", version) < 0 ||
+			write_file_at(tmp, "version", line, strlen(line), err) < 0))
+		return pc_error(err, 0, "version '%.32s': cannot be kept", version);
+	for (int i = 0; i < 2; i++) {
 		size_t len;
-		struct stat st;
-		if (i == 2 && fstatat(staging, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-			break;
 		char *data = read_text_at(staging, names[i], O_NOFOLLOW, REVISION_MAX, &len, err);
 		if (!data || write_file_at(tmp, names[i], data, len, err) < 0) {
 			free(data);
@@ -906,8 +907,8 @@ static int copy_meta(int staging, int tmp, struct pc_err *err)
 }
 
 /* Build revisions/ID.tmp from the listing (checked whole first), then rename it to revisions/ID. */
-static int build_revision(int revs, int staging, const char *text, size_t len, const char *id, struct build *b,
-			  struct pc_err *err)
+static int build_revision(int revs, int staging, const char *text, size_t len, const char *id, const char *version,
+			  struct build *b, struct pc_err *err)
 {
 	char tmpname[32];
 	pc_fmt(tmpname, sizeof tmpname, "%s.tmp", id);
@@ -922,7 +923,7 @@ static int build_revision(int revs, int staging, const char *text, size_t len, c
 	int rc = pc_listing_parse(text, len, got, build_entry, b, err);
 	umask(old);
 	struct pc_err ignored;
-	if (close_to(b, -1, rc < 0 ? &ignored : err) < 0 || rc < 0 || copy_meta(staging, b->tmp, err) < 0)
+	if (close_to(b, -1, rc < 0 ? &ignored : err) < 0 || rc < 0 || copy_meta(staging, b->tmp, version, err) < 0)
 		return -1;
 	if (fsync(b->blobs) < 0 || fsync(b->tmp) < 0)
 		return pc_error(err, errno, "fsync revisions/%s", tmpname);
@@ -931,8 +932,8 @@ static int build_revision(int revs, int staging, const char *text, size_t len, c
 	return 0;
 }
 
-int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory, char *id,
-			 size_t idsize, struct pc_err *err)
+int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory,
+			 const char *version, char *id, size_t idsize, struct pc_err *err)
 {
 	struct build b = {.tmp = -1, .blobs = -1, .bundle = -1, .top = -1, .factory = factory};
 	int sfd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rfd = -1, revs = -1, rc = -1;
@@ -954,7 +955,7 @@ int pc_store_materialize(const char *root, const char *staging, const struct pc_
 		rc = 0; /* complete: it appears only by the final rename */
 		goto out;
 	}
-	rc = build_revision(revs, sfd, text, len, rid, &b, err);
+	rc = build_revision(revs, sfd, text, len, rid, version, &b, err);
 	if (rc < 0) {
 		char tmpname[32];
 		pc_fmt(tmpname, sizeof tmpname, "%s.tmp", rid);

@@ -35,9 +35,9 @@ int pc_tree_digest(const char *dir, char hex[65], struct pc_err *err);
 /* Build revisions/ID from an extracted app bundle in staging (revision, manifest, blobs/):
  * every file a hard link to blobs/DIGEST.MODE, taken from the bundle, the store, or a file of
  * the factory containers of `factory` with the same digest; everything fsynced before the
- * directory is renamed into place. id receives ID. */
-int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory, char *id,
-			 size_t idsize, struct pc_err *err);
+ * directory is renamed into place; version (or NULL) is kept in revisions/ID/version. id receives ID. */
+int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory,
+			 const char *version, char *id, size_t idsize, struct pc_err *err);
 /* Check the store (no update in progress): each pointer names "factory" or a revision that
  * exists; every revision a pointer names matches its listing entry by entry (type, mode, size,
  * SHA-256 of the content, a hard link of its blob) with nothing more in its tree, and its
@@ -79,7 +79,14 @@ typedef int (*pc_entry_fn)(const struct pc_entry *e, void *ctx, struct pc_err *e
  * set-group-ID bit, there is no device node. Calls fn (when not NULL) for each container line
  * and entry; id receives ID. On the first problem: -1 and "revision:LINE: ..." in err. */
 int pc_listing_parse(const char *text, size_t len, char id[17], pc_entry_fn fn, void *ctx, struct pc_err *err);
-/* The staging child of an app update: pycm --app-stage TARGET ... (see store.c). */
+/* The staging child of an app update: pycm --app-stage ... (appstage.c). */
 int pc_app_stage_main(int argc, char **argv);
+/* RAUC's pre-install handler (pycm --rauc-pre-install, or pycm called as rauc-pre-install):
+ * refuses a system bundle older than the running system unless `pycmctl system-update
+ * --allow-downgrade` left RUN_DIR/allow-downgrade for this install. Exit status 0 or 1. */
+int pc_rauc_pre_install_main(void);
+#define PC_ALLOW_DOWNGRADE "allow-downgrade"
+/* dpkg's version ordering (upstream, then the part after the last '-'): < 0, 0, > 0. */
+int pc_version_cmp(const char *a, const char *b);
 
 #endif
