@@ -433,11 +433,9 @@ static int extract_and_build(struct stage *st, const char *staging)
 		return fail("%s", err.msg);
 	if (check_manifest(st->factory, &next, st->root, bi->id))
 		return 1;
-	if (pc_store_materialize(st->root, staging, st->factory, bi->version[0] ? bi->version : NULL, got, sizeof got,
-				 &err) < 0)
-		return fail("%s", err.msg);
-	if (strcmp(got, bi->id))
-		return fail("%s: holds revision %s, its description says %s", st->bundle, got, bi->id);
+	if (pc_store_materialize(st->root, staging, st->factory, bi->version[0] ? bi->version : NULL, bi->id, got,
+				 sizeof got, &err) < 0)
+		return fail("%s: %s", st->bundle, err.msg);
 	return 0;
 }
 

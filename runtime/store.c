@@ -933,7 +933,7 @@ static int build_revision(int revs, int staging, const char *text, size_t len, c
 }
 
 int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory,
-			 const char *version, char *id, size_t idsize, struct pc_err *err)
+			 const char *version, const char *expect, char *id, size_t idsize, struct pc_err *err)
 {
 	struct build b = {.tmp = -1, .blobs = -1, .bundle = -1, .top = -1, .factory = factory};
 	int sfd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rfd = -1, revs = -1, rc = -1;
@@ -947,6 +947,10 @@ int pc_store_materialize(const char *root, const char *staging, const struct pc_
 	text = read_text_at(sfd, "revision", O_NOFOLLOW, REVISION_MAX, &len, err);
 	if (!text || pc_listing_parse(text, len, rid, NULL, NULL, err) < 0) /* all checked before anything is made */
 		goto out;
+	if (expect && strcmp(rid, expect)) {
+		pc_error(err, 0, "revision:2: the listing is of revision %s, the bundle's description names %s", rid, expect);
+		goto out;
+	}
 	pc_fmt(id, idsize, "%s", rid);
 	if (pc_mkdirs(root, err) < 0 || (rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (revs = subdir(rfd, "revisions", err)) < 0 || (b.blobs = subdir(rfd, "blobs", err)) < 0)

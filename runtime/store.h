@@ -35,9 +35,10 @@ int pc_tree_digest(const char *dir, char hex[65], struct pc_err *err);
 /* Build revisions/ID from an extracted app bundle in staging (revision, manifest, blobs/):
  * every file a hard link to blobs/DIGEST.MODE, taken from the bundle, the store, or a file of
  * the factory containers of `factory` with the same digest; everything fsynced before the
- * directory is renamed into place; version (or NULL) is kept in revisions/ID/version. id receives ID. */
+ * directory is renamed into place; version (or NULL) is kept in revisions/ID/version. id receives ID;
+ * a listing of another ID than expect (unless NULL) is refused before anything is written. */
 int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory,
-			 const char *version, char *id, size_t idsize, struct pc_err *err);
+			 const char *version, const char *expect, char *id, size_t idsize, struct pc_err *err);
 /* Check the store (no update in progress): each pointer names "factory" or a revision that
  * exists; every revision a pointer names matches its listing entry by entry (type, mode, size,
  * SHA-256 of the content, a hard link of its blob) with nothing more in its tree, and its

@@ -299,7 +299,7 @@ static void test_store(void)
 	factory.ncontainers = 1;
 	snprintf(factory.c[0].bundle, sizeof factory.c[0].bundle, "%s/factory/app", root);
 	snprintf(p, sizeof p, "%s/staging", root);
-	int rc = pc_store_materialize(root, p, &factory, NULL, id, sizeof id, &err);
+	int rc = pc_store_materialize(root, p, &factory, NULL, NULL, id, sizeof id, &err);
 	CHECK(rc == 0);
 	if (rc)
 		fprintf(stderr, "  %s\n", err.msg);
@@ -399,7 +399,7 @@ static void test_store(void)
 	put_staging(root);
 	snprintf(p, sizeof p, "%s/staging", root);
 	factory.ncontainers = 0;
-	CHECK(pc_store_materialize(root, p, &factory, NULL, id, sizeof id, &err) == -1);
+	CHECK(pc_store_materialize(root, p, &factory, NULL, NULL, id, sizeof id, &err) == -1);
 	CHECK(strstr(err.msg, "app/config.json (5891b5b522d5) is neither in the bundle nor on the device") != NULL);
 	if (!strstr(err.msg, "is neither"))
 		fprintf(stderr, "  got: %s\n", err.msg);
@@ -449,7 +449,7 @@ static int materialize(const char *root, const char *entries, struct pc_err *err
 	put_file(p, listing);
 	snprintf(p, sizeof p, "%s/staging", root);
 	memset(err, 0, sizeof *err);
-	int rc = pc_store_materialize(root, p, NULL, NULL, id, sizeof id, err);
+	int rc = pc_store_materialize(root, p, NULL, NULL, NULL, id, sizeof id, err);
 	pc_rmtree(p);
 	return rc;
 }
@@ -533,7 +533,7 @@ static void test_hostile_listings(void)
 	snprintf(link, sizeof link, "%s/staging/manifest", root);
 	put_file(link, "");
 	snprintf(link, sizeof link, "%s/staging", root);
-	CHECK(pc_store_materialize(root, link, NULL, NULL, id, sizeof id, &err) == -1 && strstr(err.msg, "not a regular file"));
+	CHECK(pc_store_materialize(root, link, NULL, NULL, NULL, id, sizeof id, &err) == -1 && strstr(err.msg, "not a regular file"));
 	if (!strstr(err.msg, "not a regular file"))
 		fprintf(stderr, "  got: %s\n", err.msg);
 	pc_rmtree(root);
@@ -543,7 +543,7 @@ static void test_hostile_listings(void)
 	snprintf(link, sizeof link, "%s/staging/revision", root);
 	CHECK(symlink(p, link) == 0);
 	snprintf(link, sizeof link, "%s/staging", root);
-	CHECK(pc_store_materialize(root, link, NULL, NULL, id, sizeof id, &err) == -1 && strstr(err.msg, "revision"));
+	CHECK(pc_store_materialize(root, link, NULL, NULL, NULL, id, sizeof id, &err) == -1 && strstr(err.msg, "revision"));
 	pc_rmtree(root);
 	/* GC and rmtree of a tree holding links out: the links go, what they point at stays */
 	snprintf(link, sizeof link, "%s/revisions/aaaaaaaaaaaaaaaa/app", root);
@@ -586,6 +586,24 @@ static void test_hostile_listings(void)
 	pc_rmtree(base);
 }
 
+static void test_versions(void)
+{
+	CHECK(pc_version_cmp("2.0.0", "1.0.0") > 0);
+	CHECK(pc_version_cmp("2.0.0-crashloop", "1.0.0") > 0);
+	CHECK(pc_version_cmp("3.0.0-crashloop", "2.0.0") > 0);
+	CHECK(pc_version_cmp("1.0.0", "2.0.0-crashloop") < 0);
+	CHECK(pc_version_cmp("1.10.0", "1.9.0") > 0);
+	CHECK(pc_version_cmp("1.2.0", "1.3.0") < 0);
+	CHECK(pc_version_cmp("1.0.0", "1.0.0") == 0);
+	CHECK(pc_version_cmp("1.0.01", "1.0.1") == 0);
+	CHECK(pc_version_cmp("1.0~rc1", "1.0") < 0);
+	CHECK(pc_version_cmp("1.0", "1.0+b1") < 0);
+	CHECK(pc_version_cmp("1.0a", "1.0") > 0);
+	CHECK(pc_version_cmp("1.0.0-1", "1.0.0-2") < 0);
+	CHECK(pc_version_cmp("1.0-2", "1.0.1-1") < 0);
+	CHECK(pc_version_cmp("", "1") < 0);
+}
+
 static void test_compose(void)
 {
 	char dir[] = "/tmp/pycm-test-compose-XXXXXX", p[512];
@@ -614,6 +632,7 @@ int main(void)
 	test_store();
 	test_compose();
 	test_hostile_listings();
+	test_versions();
 	test_valid();
 	test_service();
 	test_errors();
