@@ -405,12 +405,12 @@ struct stage {
 	bool made; /* the revision was built by this staging (not on the device before) */
 };
 
-/* Free space, extraction, what the revision may set, then the revision built from it. */
-static int extract_and_build(struct stage *st, const char *staging)
+/* Free space, extraction, what the revision may set (next: room for its manifest), then the
+ * revision built from it. */
+static int extract_and_build(struct stage *st, const char *staging, struct pc_manifest *next)
 {
 	const char *rauc = getenv("PYCM_RAUC") ? getenv("PYCM_RAUC") : "rauc";
 	static char out[16384];
-	static struct pc_manifest next;
 	const struct bundle_info *bi = &st->bi;
 	struct pc_err err;
 	struct statvfs vfs;
@@ -429,9 +429,9 @@ static int extract_and_build(struct stage *st, const char *staging)
 	if (check_extracted(st->bundle, staging, bi))
 		return 1;
 	/* what the revision may set, before anything of it is written to the store */
-	if (pc_manifest_compose(st->slot, staging, &next, &err) < 0)
+	if (pc_manifest_compose(st->slot, staging, next, &err) < 0)
 		return fail("%s", err.msg);
-	if (check_manifest(st->factory, &next, st->root, bi->id))
+	if (check_manifest(st->factory, next, st->root, bi->id))
 		return 1;
 	if (pc_store_materialize(st->root, staging, st->factory, bi->version[0] ? bi->version : NULL, bi->id, got,
 				 sizeof got, &err) < 0)
@@ -439,7 +439,8 @@ static int extract_and_build(struct stage *st, const char *staging)
 	return 0;
 }
 
-static int stage_bundle(struct stage *st, const char *running, bool allow_downgrade, char *target, size_t tsize)
+static int stage_bundle(struct stage *st, const char *running, bool allow_downgrade, struct pc_manifest *next,
+			char *target, size_t tsize)
 {
 	struct pc_err err;
 	struct stat sb;
@@ -459,7 +460,7 @@ static int stage_bundle(struct stage *st, const char *running, bool allow_downgr
 		return fail("%s", err.msg);
 	pc_fmt(staging, sizeof staging, "%s/staging", st->root);
 	pc_rmtree(staging);
-	int rc = extract_and_build(st, staging);
+	int rc = extract_and_build(st, staging, next);
 	pc_rmtree(staging);
 	st->made = rc == 0;
 	return rc;
@@ -533,7 +534,7 @@ int pc_app_stage_main(int argc, char **argv)
 			return fail("'%s' is not factory nor revisions/ and 16 hex digits", st.bundle);
 		pc_fmt(target, sizeof target, "%s", st.bundle);
 	} else {
-		int rc = stage_bundle(&st, running, allow_downgrade, target, sizeof target);
+		int rc = stage_bundle(&st, running, allow_downgrade, &next, target, sizeof target);
 		if (st.fd >= 0)
 			close(st.fd);
 		if (rc)

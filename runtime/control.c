@@ -21,11 +21,28 @@ static const char *state_name(enum pc_state st)
 	return names[st];
 }
 
+/* ------------------------------------------------------------------ clients in the poll loop */
+
+/* A connection: its request read as it comes, then its answer written as the peer takes it; each
+ * within a deadline. PID 1 never blocks on one. */
+struct client {
+	int fd; /* -1: a free slot */
+	long long deadline;
+	char req[PC_CONTROL_REQUEST];
+	size_t len;
+	char *out; /* the answer not written yet (malloc'd) */
+	size_t outlen, outoff;
+};
+
+static struct client clients[PC_CONTROL_CLIENTS]; /* fd -1 from pc_control_listen on */
+
 int pc_control_listen(const char *run_dir)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/control.sock", run_dir) >= sizeof addr.sun_path)
 		return -1;
+	for (int i = 0; i < PC_CONTROL_CLIENTS; i++)
+		clients[i].fd = -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
@@ -171,21 +188,6 @@ static bool handle(struct pc_sup *s, char *req, struct reply *r, int fd)
 	put(r, "OK\n%s %s\n", strcmp(cmd, "stop") ? "restarting" : "stopping", c->cfg->name);
 	return false;
 }
-
-/* ------------------------------------------------------------------ clients in the poll loop */
-
-/* A connection: its request read as it comes, then its answer written as the peer takes it; each
- * within a deadline. PID 1 never blocks on one. */
-struct client {
-	int fd; /* -1: a free slot */
-	long long deadline;
-	char req[PC_CONTROL_REQUEST];
-	size_t len;
-	char *out; /* the answer not written yet (malloc'd) */
-	size_t outlen, outoff;
-};
-
-static struct client clients[PC_CONTROL_CLIENTS] = {[0 ... PC_CONTROL_CLIENTS - 1] = {.fd = -1}};
 
 static void drop(struct client *c)
 {

@@ -966,10 +966,9 @@ int pc_store_materialize(const char *root, const char *staging, const struct pc_
 		rmtree_at(revs, tmpname, 0);
 	}
 out:
-	int fds[] = {sfd, rfd, revs, b.blobs, b.bundle, b.tmp};
-	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	for (int *fd = (int[]){sfd, rfd, revs, b.blobs, b.bundle, b.tmp, -2}; *fd != -2; fd++)
+		if (*fd >= 0)
+			close(*fd);
 	factory_free(&b.ix);
 	free(text);
 	return rc;

@@ -105,3 +105,19 @@ def test_start_order_puts_dependencies_first(tmp_path):
                    "  - {name: cache, role: app, image: {packages: [x1]}, command: [x], depends_on: [db]}\n"
                    "  - {name: db, role: app, image: {packages: [x1]}, command: [x]}\n")
     assert [c.name for c in load_device(dev).containers] == ["db", "cache", "web"]
+
+
+@pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler")
+def test_the_runtime_installs_at_the_contract_paths(tmp_path):
+    """runtime/Makefile install (Buildroot's and Yocto's pycm recipes run it; the Debian backend
+    places the same files) puts the manager, its client and RAUC's pre-install handler, a link to
+    the manager, where the contract (and system.conf's [handlers]) names them."""
+    from pycontainers.contract import PYCM_PATH, PYCMCTL_PATH, RAUC_PRE_INSTALL_PATH
+
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={tmp_path / 'out'}",
+                        f"DESTDIR={tmp_path / 'root'}", "install"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    root = tmp_path / "root"
+    assert (root / PYCM_PATH.lstrip("/")).is_file() and (root / PYCMCTL_PATH.lstrip("/")).is_file()
+    handler = root / RAUC_PRE_INSTALL_PATH.lstrip("/")
+    assert handler.is_symlink() and handler.resolve() == (root / PYCM_PATH.lstrip("/")).resolve()

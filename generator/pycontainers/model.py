@@ -202,6 +202,7 @@ class Device:
     containers: tuple[Container, ...]  # in start order: dependencies first
     boot_attempts: int
     boot_deadline: int  # seconds
+    apps_may_change_host: bool  # an app bundle may add, change or remove a role host container
     console_shell: bool
     signing: Signing | None
     yocto_series: str
@@ -541,6 +542,7 @@ def load_device(path: Path, board_override: str | None = None) -> Device:
         containers=tuple(_container(conts[i], path.parent) for i in _start_order(conts)),
         boot_attempts=update.get("boot_attempts", 3),
         boot_deadline=units.seconds(update.get("boot_deadline", "60s")),
+        apps_may_change_host=update.get("apps_may_change_host", False),
         console_shell=(data.get("debug") or {}).get("console_shell", False),
         signing=signing, yocto_series=(data.get("yocto") or {}).get("series", "wrynose"),
         buildroot_version=(data.get("buildroot") or {}).get("version", "2026.02"),
