@@ -121,3 +121,18 @@ def test_the_runtime_installs_at_the_contract_paths(tmp_path):
     assert (root / PYCM_PATH.lstrip("/")).is_file() and (root / PYCMCTL_PATH.lstrip("/")).is_file()
     handler = root / RAUC_PRE_INSTALL_PATH.lstrip("/")
     assert handler.is_symlink() and handler.resolve() == (root / PYCM_PATH.lstrip("/")).resolve()
+
+
+def test_apps_may_change_host_reaches_the_manifest(run_cli, tmp_path, pycm):
+    device = tmp_path / "demo.yml"
+    device.write_text(DEMO.read_text().replace("update:\n", "update:\n  apps_may_change_host: true\n", 1))
+    shutil.copytree(DEMO.parent, tmp_path, dirs_exist_ok=True, ignore=lambda d, names: [n for n in names if n.endswith(".yml")])
+    assert run_cli("generate", device, "-o", tmp_path / "out")[0] == 0
+    manifest = tmp_path / "out" / "generated" / "contract" / "pycm" / "manifest"
+    assert "\napps-may-change-host = true\n" in manifest.read_text()
+    golden = ROOT / "tests" / "golden" / "demo" / "contract" / "pycm" / "manifest"
+    assert "\napps-may-change-host = false\n" in golden.read_text()  # the default
+    for m in (manifest, golden):
+        r = subprocess.run([str(pycm), "--check", "--manifest", str(m)], capture_output=True, text=True,
+                           env={"ASAN_OPTIONS": "detect_leaks=0"})
+        assert r.returncode == 0, r.stderr
