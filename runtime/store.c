@@ -684,8 +684,8 @@ static int entry_line(struct listing *ls, struct pc_entry *e, char **f, int n, s
 		return pc_error(err, 0, "revision:%d: unknown entry type '%.16s' (d, f, l, p; device nodes are not carried)",
 				e->line, f[0]);
 	if (n != kinds[k].fields)
-		return pc_error(err, 0, "revision:%d: a '%s' entry has %d tab-separated fields, not %d", e->line, f[0],
-				n > kinds[k].fields ? n - 1 : n, kinds[k].fields);
+		return pc_error(err, 0, "revision:%d: a '%s' entry has %s%d tab-separated fields, not %d", e->line, f[0],
+				n > 5 ? "more than " : "", n > 5 ? 5 : n, kinds[k].fields);
 	if (!ls->ncontainers)
 		return pc_error(err, 0, "revision:%d: an entry before the first 'container NAME' line", e->line);
 	e->type = kinds[k].type;
