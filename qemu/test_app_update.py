@@ -300,7 +300,9 @@ def test_power_cuts_during_app_updates(appdemo, tmp_path):
             old = running
             new = cycle[(cycle.index(old) + 1) % len(cycle)] if old in cycle else "2"
             before = len(m.output())
-            m.proc.sendline(f"pycmctl app-update /run/update/v{new}.raucb")
+            # 4 -> 2 goes back to an older version (1.4.0 -> 1.2.0): anti-rollback wants it said
+            downgrade = " --allow-downgrade" if old in cycle and cycle.index(new) < cycle.index(old) else ""
+            m.proc.sendline(f"pycmctl app-update{downgrade} /run/update/v{new}.raucb")
             if i % 4 == 3:
                 marker = CUT_AT[(i // 4) % len(CUT_AT)]
                 m.expect(re.escape(marker), 60)

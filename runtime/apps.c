@@ -37,25 +37,6 @@ static void reply(struct pc_sup *s, const char *fmt, ...)
 	}
 }
 
-static bool same_container(const struct pc_manifest *ma, const struct pc_container *a, const struct pc_manifest *mb,
-			   const struct pc_container *b)
-{
-	if (a->role != b->role || a->required != b->required || a->restart != b->restart || a->health != b->health ||
-	    strcmp(a->health_arg, b->health_arg) || a->health_interval != b->health_interval ||
-	    a->health_timeout != b->health_timeout || a->health_retries != b->health_retries ||
-	    a->backoff_initial != b->backoff_initial || a->backoff_max != b->backoff_max ||
-	    a->crash_restarts != b->crash_restarts || a->crash_window != b->crash_window || a->ndeps != b->ndeps ||
-	    a->nvolumes != b->nvolumes || a->service != b->service)
-		return false;
-	for (int i = 0; i < a->ndeps; i++)
-		if (strcmp(ma->c[a->deps[i]].name, mb->c[b->deps[i]].name))
-			return false;
-	for (int i = 0; i < a->nvolumes; i++)
-		if (strcmp(a->volumes[i], b->volumes[i]))
-			return false;
-	return true;
-}
-
 void pc_apps_boot(struct pc_sup *s, struct pc_manifest *m)
 {
 	char target[PC_PATH_MAX], dir[PC_PATH_MAX * 2], marker[PC_PATH_MAX + 16];
@@ -70,7 +51,9 @@ void pc_apps_boot(struct pc_sup *s, struct pc_manifest *m)
 	}
 	if (pc_store_pointer(s->apps, "current", target, sizeof target) && strcmp(target, PC_FACTORY)) {
 		pc_fmt(dir, sizeof dir, "%s/%s", s->apps, target);
-		if (pc_manifest_compose(s->slot_manifest, dir, &spare, &err) < 0) {
+		if (!pc_store_target_ok(target)) {
+			LOG("app store: current -> %s is not a revision: running the factory revision", target);
+		} else if (pc_manifest_compose(s->slot_manifest, dir, &spare, &err) < 0) {
 			LOG("app revision %s is unusable (%s): running the factory revision", target, err.msg);
 		} else {
 			*m = spare;
@@ -86,7 +69,7 @@ void pc_apps_boot(struct pc_sup *s, struct pc_manifest *m)
 		LOG("app store: %lld KiB of unreferenced blobs freed", freed / 1024);
 }
 
-int pc_apps_request(struct pc_sup *s, const char *what, int client, char *msg, size_t size)
+int pc_apps_request(struct pc_sup *s, const char *what, bool allow_downgrade, int client, char *msg, size_t size)
 {
 	char target[PC_PATH_MAX];
 	if (!s->apps[0]) {
@@ -102,7 +85,8 @@ int pc_apps_request(struct pc_sup *s, const char *what, int client, char *msg, s
 		return -1;
 	}
 	if (!strcmp(what, "previous")) {
-		if (!pc_store_pointer(s->apps, "previous", target, sizeof target) || !strcmp(target, s->revision)) {
+		if (!pc_store_pointer(s->apps, "previous", target, sizeof target) || !strcmp(target, s->revision) ||
+		    !pc_store_target_ok(target)) {
 			pc_fmt(msg, size, "no previous revision to roll back to (running %s)", s->revision);
 			return -1;
 		}
@@ -116,12 +100,16 @@ int pc_apps_request(struct pc_sup *s, const char *what, int client, char *msg, s
 		pc_fmt(msg, size, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	/* argv: pycm --app-stage TARGET ROOT SLOT_MANIFEST NAME=BUNDLE... */
-	static char pairs[PC_MAX_CONTAINERS][PC_NAME_MAX + PC_PATH_MAX + 2];
-	char *argv[6 + PC_MAX_CONTAINERS];
+	/* argv: pycm --app-stage [--allow-downgrade] --running=REV TARGET ROOT SLOT_MANIFEST NAME=BUNDLE... */
+	static char pairs[PC_MAX_CONTAINERS][PC_NAME_MAX + PC_PATH_MAX + 2], running[PC_PATH_MAX + 16];
+	char *argv[8 + PC_MAX_CONTAINERS];
 	int argc = 0;
 	argv[argc++] = "pycm";
 	argv[argc++] = "--app-stage";
+	if (allow_downgrade)
+		argv[argc++] = "--allow-downgrade";
+	pc_fmt(running, sizeof running, "--running=%s", s->revision);
+	argv[argc++] = running;
 	argv[argc++] = (char *)what;
 	argv[argc++] = s->apps;
 	argv[argc++] = (char *)s->slot_manifest;
@@ -153,7 +141,7 @@ int pc_apps_request(struct pc_sup *s, const char *what, int client, char *msg, s
 	s->upd.client = client;
 	s->upd.t0 = pc_now_ms();
 	pc_fmt(s->upd.from, sizeof s->upd.from, "%s", s->revision);
-	LOG("app update: staging %s", what);
+	LOG("app update: staging %s%s", what, allow_downgrade ? " (--allow-downgrade)" : "");
 	return 0;
 }
 
@@ -240,7 +228,7 @@ void pc_apps_exited(struct pc_sup *s, int status)
 		char line[PC_NAME_MAX + 10];
 		pc_fmt(line, sizeof line, "changed %s\n", next->c[j].name);
 		int i = pc_manifest_find(s->m, next->c[j].name);
-		s->upd.changed[j] = strstr(s->upd.out, line) || i < 0 || !same_container(s->m, &s->m->c[i], next, &next->c[j]);
+		s->upd.changed[j] = strstr(s->upd.out, line) || i < 0 || !pc_container_same(s->m, &s->m->c[i], next, &next->c[j]);
 		if (s->upd.changed[j]) {
 			nchanged++;
 			pc_fmt(names + strlen(names), sizeof names - strlen(names), "%s%s", *names ? " " : "", next->c[j].name);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,16 +21,33 @@ static const char *state_name(enum pc_state st)
 	return names[st];
 }
 
+/* ------------------------------------------------------------------ clients in the poll loop */
+
+/* A connection: its request read as it comes, then its answer written as the peer takes it; each
+ * within a deadline. PID 1 never blocks on one. */
+struct client {
+	int fd; /* -1: a free slot */
+	long long deadline;
+	char req[PC_CONTROL_REQUEST];
+	size_t len;
+	char *out; /* the answer not written yet (malloc'd) */
+	size_t outlen, outoff;
+};
+
+static struct client clients[PC_CONTROL_CLIENTS]; /* fd -1 from pc_control_listen on */
+
 int pc_control_listen(const char *run_dir)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/control.sock", run_dir) >= sizeof addr.sun_path)
 		return -1;
+	for (int i = 0; i < PC_CONTROL_CLIENTS; i++)
+		clients[i].fd = -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	unlink(addr.sun_path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 4) < 0) {
+	if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 16) < 0) {
 		LOG("control socket %s: %s", addr.sun_path, strerror(errno));
 		close(fd);
 		return -1;
@@ -95,7 +113,8 @@ static void tail_file(struct reply *r, const char *path, size_t max)
 	close(fd);
 }
 
-#define COMMANDS "status [--json], restart NAME, stop NAME, logs NAME, app-update FILE, app-rollback, " \
+#define COMMANDS "status [--json], restart NAME, stop NAME, logs NAME, app-update [--allow-downgrade] FILE, " \
+		 "app-rollback, " \
 		 "factory-reset [--wipe-data]"
 
 /* Returns true when the answer comes later (an app update: on fd, once committed or rolled back). */
@@ -108,15 +127,18 @@ static bool handle(struct pc_sup *s, char *req, struct reply *r, int fd)
 		return false;
 	}
 	if (!strcmp(cmd, "app-update") || !strcmp(cmd, "app-rollback")) {
-		if (!strcmp(cmd, "app-update") && !arg) {
-			put(r, "ERR app-update: give the path of an app bundle\n");
+		bool allow = arg && !strcmp(cmd, "app-update") && !strcmp(arg, "--allow-downgrade");
+		if (allow)
+			arg = strtok(NULL, " \n");
+		if (!strcmp(cmd, "app-update") && (!arg || arg[0] == '-')) {
+			put(r, "ERR app-update: give the path of an app bundle (app-update [--allow-downgrade] FILE)\n");
 			return false;
 		}
 		if (s->action != ACTION_NONE) {
 			put(r, "ERR shutting down\n");
 			return false;
 		}
-		if (pc_apps_request(s, arg && !strcmp(cmd, "app-update") ? arg : "previous", fd, msg, sizeof msg) < 0) {
+		if (pc_apps_request(s, arg && !strcmp(cmd, "app-update") ? arg : "previous", allow, fd, msg, sizeof msg) < 0) {
 			put(r, "ERR %s: %s\n", cmd, msg);
 			return false;
 		}
@@ -169,35 +191,158 @@ static bool handle(struct pc_sup *s, char *req, struct reply *r, int fd)
 	return false;
 }
 
-void pc_control_serve(struct pc_sup *s, int listen_fd)
+static void drop(struct client *c)
 {
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
+	close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+}
+
+/* Write what the peer takes now; the rest waits for POLLOUT. Done (or failed): the slot is free. */
+static void flush(struct client *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;
+		c->outoff += (size_t)n;
+	}
+	drop(c);
+}
+
+static void respond(struct client *c, const char *buf, size_t len)
+{
+	c->out = malloc(len ? len : 1);
+	if (!c->out) {
+		drop(c);
 		return;
-	char req[256];
-	size_t len = 0;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	/* one short line; a client that does not send it within a second is dropped */
-	while (len < sizeof req - 1 && poll(&p, 1, 1000) > 0) {
-		ssize_t n = read(fd, req + len, sizeof req - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (memchr(req, '\n', len))
-			break;
 	}
-	req[len] = '\0';
+	memcpy(c->out, buf, len);
+	c->outlen = len;
+	c->outoff = 0;
+	c->deadline = pc_now_ms() + PC_CONTROL_DEADLINE_MS;
+	flush(c);
+}
+
+static void serve(struct pc_sup *s, struct client *c)
+{
 	static struct reply r;
+	c->req[c->len] = '\0';
 	r.len = 0;
-	if (handle(s, req, &r, fd))
-		return; /* the update answers on fd when it is done */
-	for (size_t off = 0; off < r.len;) {
-		ssize_t n = write(fd, r.buf + off, r.len - off);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
+	if (handle(s, c->req, &r, c->fd)) { /* the update answers on the connection when it is done */
+		memset(c, 0, sizeof *c);
+		c->fd = -1;
+		return;
 	}
-	close(fd);
+	respond(c, r.buf, r.len);
+}
+
+/* Only root may talk to PID 1 (the socket's mode says so too). */
+static bool peer_is_root(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0)
+		return true;
+	LOG("control socket: refused a client of uid %d (pid %d)", len == sizeof cred ? (int)cred.uid : -1,
+	    len == sizeof cred ? (int)cred.pid : -1);
+	return false;
+}
+
+static void accept_all(int listen_fd)
+{
+	for (;;) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		struct client *c = NULL;
+		for (int i = 0; i < PC_CONTROL_CLIENTS && !c; i++)
+			if (clients[i].fd < 0)
+				c = &clients[i];
+		const char *no = !peer_is_root(fd) ? "ERR permission denied\n" : !c ? "ERR busy: too many clients\n" : NULL;
+		if (no) {
+			if (write(fd, no, strlen(no)) < 0) {
+				/* it will see the connection closed */
+			}
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->len = 0;
+		c->deadline = pc_now_ms() + PC_CONTROL_DEADLINE_MS;
+	}
+}
+
+/* Read what a client sent; a whole line (or its end of input) is served, a line too long refused. */
+static void receive(struct pc_sup *s, struct client *c)
+{
+	for (;;) {
+		ssize_t n = read(c->fd, c->req + c->len, sizeof c->req - 1 - c->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			serve(s, c);
+			return;
+		}
+		c->len += (size_t)n;
+		if (memchr(c->req, '\n', c->len)) {
+			serve(s, c);
+			return;
+		}
+		if (c->len == sizeof c->req - 1) {
+			static const char msg[] = "ERR request longer than 255 bytes\n";
+			respond(c, msg, sizeof msg - 1);
+			return;
+		}
+	}
+}
+
+int pc_control_pollfds(struct pollfd *fds)
+{
+	int n = 0;
+	for (int i = 0; i < PC_CONTROL_CLIENTS; i++)
+		if (clients[i].fd >= 0)
+			fds[n++] = (struct pollfd){.fd = clients[i].fd, .events = clients[i].out ? POLLOUT : POLLIN};
+	return n;
+}
+
+void pc_control_events(struct pc_sup *s, bool listen_ready, const struct pollfd *fds, int n)
+{
+	for (int k = 0; k < n; k++)
+		for (int i = 0; i < PC_CONTROL_CLIENTS; i++)
+			if (clients[i].fd == fds[k].fd && fds[k].revents) {
+				if (clients[i].out)
+					flush(&clients[i]);
+				else
+					receive(s, &clients[i]);
+			}
+	long long now = pc_now_ms();
+	for (int i = 0; i < PC_CONTROL_CLIENTS; i++)
+		if (clients[i].fd >= 0 && now >= clients[i].deadline) {
+			static const char msg[] = "ERR timeout: no whole request line within 2 s\n";
+			if (clients[i].out)
+				drop(&clients[i]); /* it does not read its answer */
+			else
+				respond(&clients[i], msg, sizeof msg - 1);
+		}
+	if (listen_ready)
+		accept_all(s->control_fd);
+}
+
+long long pc_control_deadline(void)
+{
+	long long next = LLONG_MAX;
+	for (int i = 0; i < PC_CONTROL_CLIENTS; i++)
+		if (clients[i].fd >= 0 && clients[i].deadline < next)
+			next = clients[i].deadline;
+	return next;
 }
 
 static void append_capped(const char *dir, const char *name, const char *line, size_t len, off_t cap)

@@ -4,13 +4,26 @@
 
 #include "supervise.h"
 
+#include <poll.h>
+#include <stdbool.h>
+
 #define PC_LOG_RUN_CAP (64 * 1024)   /* per file; a container keeps NAME.log and NAME.log.1 */
 #define PC_LOG_DATA_CAP (256 * 1024) /* the same on /data/pycontainers/logs */
 
 /* Listen on RUN_DIR/control.sock; returns the fd or -1. */
 int pc_control_listen(const char *run_dir);
-/* Serve one client: read one request line, answer "OK\n..." or "ERR message\n", close. */
-void pc_control_serve(struct pc_sup *s, int listen_fd);
+/* Clients are served in the poll loop, never blocking it: each request line (at most 255 bytes)
+ * and its answer ("OK\n..." or "ERR message\n") within PC_CONTROL_DEADLINE_MS, at most
+ * PC_CONTROL_CLIENTS at once, root peers only (SO_PEERCRED; others get "ERR permission denied"). */
+#define PC_CONTROL_CLIENTS 8
+#define PC_CONTROL_REQUEST 256
+#define PC_CONTROL_DEADLINE_MS 2000
+/* The clients' poll entries (at most PC_CONTROL_CLIENTS); returns how many. */
+int pc_control_pollfds(struct pollfd *fds);
+/* After poll: accept (listen_ready), read, answer, and drop clients past their deadline. */
+void pc_control_events(struct pc_sup *s, bool listen_ready, const struct pollfd *fds, int n);
+/* The earliest client deadline (LLONG_MAX: none). */
+long long pc_control_deadline(void);
 /* Append one output line of a container to its logs (run dir ring, and /data when mounted). */
 /* A container's output line into its /run ring, and with persist into /data's too. */
 void pc_log_line(const struct pc_sup *s, const char *name, const char *line, size_t len, bool persist);

@@ -3,6 +3,8 @@
  *   pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] [--data-logs DIR] [--apps DIR] [--check]
  *   pycm --app-stage TARGET ROOT SLOT_MANIFEST [NAME=BUNDLE ...]   (the staging child of an app update)
  *   pycm --verify-store [ROOT [SLOT_MANIFEST]]   (check the app store; exit 0 sound, 1 not)
+ *   pycm --rauc-pre-install   (RAUC's pre-install handler, also as a link named rauc-pre-install:
+ *                              refuses a system bundle older than the running system)
  *
  * Container output goes to the console as "[NAME] line" and to size-capped logs: RUN_DIR/logs
  * (tmpfs) and /data/pycontainers/logs (persistent; --data-logs sets it with --no-pid1). pycmctl
@@ -11,7 +13,8 @@
  * exits 0 for power-off, 3 for reboot, 4 for halt. --check only parses the manifest (exit 0/2).
  * --apps DIR is the app store (docs/app-updates.md); as PID 1 it is /data/pycontainers/apps
  * once /data is mounted.
- * PYCM_FW_SETENV and PYCM_RAUC override the fw_setenv and rauc commands.
+ * PYCM_FW_SETENV and PYCM_RAUC override the fw_setenv and rauc commands, PYCM_RELEASE the release
+ * file and PYCM_RUN_DIR the run directory of the pre-install handler.
  */
 #define _GNU_SOURCE
 #include "bootstate.h"
@@ -53,6 +56,9 @@ int main(int argc, char **argv)
 	const char *manifest = "/etc/pycontainers/manifest", *cmdline = "/proc/cmdline", *run_dir = "/run/pycm";
 	const char *data_logs = NULL, *apps = NULL;
 	bool no_pid1 = false, check = false;
+	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (!strcmp(base, "rauc-pre-install") || (argc > 1 && !strcmp(argv[1], "--rauc-pre-install")))
+		return pc_rauc_pre_install_main();
 	if (argc > 1 && !strcmp(argv[1], "--app-stage"))
 		return pc_app_stage_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "--verify-store"))

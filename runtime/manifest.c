@@ -1,4 +1,5 @@
 #include "manifest.h"
+#include "sched.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,7 +23,7 @@ static const struct key global_keys[] = {
 	{"version", true},     {"device", true},        {"hostname", true},      {"data-device", true},
 	{"data-fstype", true}, {"mark-good", true},     {"boot-attempts", true}, {"boot-deadline", true},
 	{"crun", true},        {"crun-root", true},     {"stop-timeout", true},  {"watchdog", false},
-	{"watchdog-timeout", false}, {"boot-confirmed", false},
+	{"watchdog-timeout", false}, {"boot-confirmed", false}, {"apps-may-change-host", false},
 };
 
 /* Keys of [container NAME], in bit order of pc_container.seen. */
@@ -165,6 +166,10 @@ static int set_global(struct pc_manifest *m, int line, const char *k, const char
 	} else if (!strcmp(k, "boot-confirmed")) {
 		if (parse_int(v, 2, 10, &m->boot_confirmed))
 			FAIL("manifest:%d: boot-confirmed: '%s' is not an integer from 2 to 10", line, v);
+	} else if (!strcmp(k, "apps-may-change-host")) {
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			FAIL("manifest:%d: apps-may-change-host: '%s' is not one of true, false", line, v);
+		m->apps_may_change_host = !strcmp(v, "true");
 	} else if (!strcmp(k, "watchdog-timeout")) {
 		if (parse_int(v, 2, 600, &m->watchdog_timeout))
 			FAIL("manifest:%d: watchdog-timeout: '%s' is not a number of seconds (2 to 600)", line, v);
@@ -276,9 +281,10 @@ static int set_container(struct pc_manifest *m, struct pc_container *c, int line
 		if (parse_pair(v, 0, &c->backoff_initial, &c->backoff_max) || c->backoff_max < c->backoff_initial)
 			FAIL("manifest:%d: backoff: '%s' is not 'INITIAL MAX' seconds with MAX >= INITIAL", line, v);
 	} else if (!strcmp(k, "crash-loop")) {
-		if (parse_pair(v, 1, &c->crash_restarts, &c->crash_window) || c->crash_restarts > 64)
-			FAIL("manifest:%d: crash-loop: '%s' is not 'N T' (1 <= N <= 64 restarts within T >= 1 seconds)",
-			     line, v);
+		if (parse_pair(v, 1, &c->crash_restarts, &c->crash_window) || c->crash_restarts > PC_CRASHLOOP_MAX ||
+		    c->crash_window > PC_CRASH_WINDOW_MAX)
+			FAIL("manifest:%d: crash-loop: '%s' is not 'N T' (1 <= N <= %d restarts within 1 <= T <= %d seconds)",
+			     line, v, PC_CRASHLOOP_MAX, PC_CRASH_WINDOW_MAX);
 	}
 	return 0;
 }
@@ -301,6 +307,25 @@ static int check_entry(const struct pc_container *c, int line, struct pc_err *er
 	if (c->service && !(c->seen & (1u << 12)))
 		FAIL("manifest:%d: %s: required key 'exec' is missing", line, c->name);
 	return 0;
+}
+
+bool pc_container_same(const struct pc_manifest *ma, const struct pc_container *a, const struct pc_manifest *mb,
+		       const struct pc_container *b)
+{
+	if (a->role != b->role || a->required != b->required || a->restart != b->restart || a->health != b->health ||
+	    strcmp(a->health_arg, b->health_arg) || a->health_interval != b->health_interval ||
+	    a->health_timeout != b->health_timeout || a->health_retries != b->health_retries ||
+	    a->backoff_initial != b->backoff_initial || a->backoff_max != b->backoff_max ||
+	    a->crash_restarts != b->crash_restarts || a->crash_window != b->crash_window || a->ndeps != b->ndeps ||
+	    a->nvolumes != b->nvolumes || a->service != b->service)
+		return false;
+	for (int i = 0; i < a->ndeps; i++)
+		if (strcmp(ma->c[a->deps[i]].name, mb->c[b->deps[i]].name))
+			return false;
+	for (int i = 0; i < a->nvolumes; i++)
+		if (strcmp(a->volumes[i], b->volumes[i]))
+			return false;
+	return true;
 }
 
 int pc_manifest_find(const struct pc_manifest *m, const char *name)

@@ -58,6 +58,7 @@ struct pc_manifest {
 	int stop_timeout;
 	char watchdog[PC_PATH_MAX]; /* optional */
 	int watchdog_timeout;       /* optional, seconds; 0 keeps the driver's */
+	bool apps_may_change_host;  /* optional: an app bundle may add, change or remove a role host container */
 	unsigned seen;
 	int ncontainers;
 	struct pc_container c[PC_MAX_CONTAINERS];
@@ -67,5 +68,8 @@ struct pc_manifest {
 int pc_manifest_parse(const char *text, struct pc_manifest *m, struct pc_err *err);
 int pc_manifest_load(const char *path, struct pc_manifest *m, struct pc_err *err);
 int pc_manifest_find(const struct pc_manifest *m, const char *name);
+/* The same manifest section but for the bundle path (names of dependencies compared). */
+bool pc_container_same(const struct pc_manifest *ma, const struct pc_container *a, const struct pc_manifest *mb,
+		       const struct pc_container *b);
 
 #endif

@@ -14,7 +14,7 @@ void pc_crashloop_init(struct pc_crashloop *cl, int limit, int window_s)
 {
 	memset(cl, 0, sizeof *cl);
 	cl->limit = limit < 1 ? 1 : limit > PC_CRASHLOOP_MAX ? PC_CRASHLOOP_MAX : limit;
-	cl->window_ms = window_s * 1000;
+	cl->window_ms = (long long)window_s * 1000;
 }
 
 bool pc_crashloop_record(struct pc_crashloop *cl, long long now_ms)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #define PC_CRASHLOOP_MAX 64
+#define PC_CRASH_WINDOW_MAX 86400 /* seconds (one day): the manifest's and the device file's maximum */
 
 /* Delay in ms before restart number `restarts` (1 = first restart): initial * 2^(restarts-1),
  * capped at max (both in seconds). */
@@ -12,7 +13,7 @@ long long pc_backoff_ms(int initial, int max, int restarts);
 
 struct pc_crashloop {
 	int limit;     /* N restarts ... */
-	int window_ms; /* ... within this window mark the container failed */
+	long long window_ms; /* ... within this window mark the container failed */
 	int count;
 	long long stamps[PC_CRASHLOOP_MAX]; /* ring of the last `limit` restart times */
 };

@@ -6,6 +6,7 @@
 #include "err.h"
 #include "manifest.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -34,9 +35,10 @@ int pc_tree_digest(const char *dir, char hex[65], struct pc_err *err);
 /* Build revisions/ID from an extracted app bundle in staging (revision, manifest, blobs/):
  * every file a hard link to blobs/DIGEST.MODE, taken from the bundle, the store, or a file of
  * the factory containers of `factory` with the same digest; everything fsynced before the
- * directory is renamed into place. id receives ID. */
-int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory, char *id,
-			 size_t idsize, struct pc_err *err);
+ * directory is renamed into place; version (or NULL) is kept in revisions/ID/version. id receives ID;
+ * a listing of another ID than expect (unless NULL) is refused before anything is written. */
+int pc_store_materialize(const char *root, const char *staging, const struct pc_manifest *factory,
+			 const char *version, const char *expect, char *id, size_t idsize, struct pc_err *err);
 /* Check the store (no update in progress): each pointer names "factory" or a revision that
  * exists; every revision a pointer names matches its listing entry by entry (type, mode, size,
  * SHA-256 of the content, a hard link of its blob) with nothing more in its tree, and its
@@ -44,9 +46,48 @@ int pc_store_materialize(const char *root, const char *staging, const struct pc_
  * its name says; no staging or half-written leftovers. Problems one line each on out; returns
  * 0 when sound, 1 otherwise. */
 int pc_store_verify(const char *root, const char *slot, FILE *out);
-/* Remove a tree (no error when it does not exist). */
+/* Remove a tree (no error when it does not exist), never following a link below path. */
 int pc_rmtree(const char *path);
-/* The staging child of an app update: pycm --app-stage TARGET ... (see store.c). */
+/* A pointer's target as it may be: "factory" or "revisions/" and 16 hex digits. */
+bool pc_store_target_ok(const char *target);
+
+/* The listing of a revision (the `revision` file, docs/app-updates.md): "pycontainers-revision 1",
+ * "id ID", then "container NAME" and its entries in depth-first order, one per line, fields
+ * separated by tabs: d MODE PATH, f MODE SIZE SHA256 PATH, l TARGET PATH, p MODE PATH. */
+#define PC_LISTING_PATH 1024  /* the longest PATH */
+#define PC_LISTING_LINE 4096  /* the longest line */
+#define PC_LISTING_DEPTH 64   /* directories in a path */
+
+enum pc_entry_type { PC_ENT_CONTAINER, PC_ENT_DIR, PC_ENT_FILE, PC_ENT_LINK, PC_ENT_FIFO };
+
+struct pc_entry {
+	enum pc_entry_type type;
+	int line;
+	int depth;          /* directories between the container's and this entry's (0: in the container's) */
+	unsigned mode;      /* d, f, p: never set-user-ID or set-group-ID */
+	long long size;     /* f */
+	const char *hex;    /* f: SHA-256 of the content */
+	const char *target; /* l */
+	const char *path;   /* relative to the container's directory; a container: its name */
+	const char *name;   /* the last component of path */
+};
+
+typedef int (*pc_entry_fn)(const struct pc_entry *e, void *ctx, struct pc_err *err);
+
+/* Parse and check a listing held in text[0..len) (a pure function: no file is touched). Every
+ * path is relative without '.' or '..', every entry's parent is the container or a directory
+ * listed before it (so nothing is ever made under a link), no mode has the set-user-ID or
+ * set-group-ID bit, there is no device node. Calls fn (when not NULL) for each container line
+ * and entry; id receives ID. On the first problem: -1 and "revision:LINE: ..." in err. */
+int pc_listing_parse(const char *text, size_t len, char id[17], pc_entry_fn fn, void *ctx, struct pc_err *err);
+/* The staging child of an app update: pycm --app-stage ... (appstage.c). */
 int pc_app_stage_main(int argc, char **argv);
+/* RAUC's pre-install handler (pycm --rauc-pre-install, or pycm called as rauc-pre-install):
+ * refuses a system bundle older than the running system unless `pycmctl system-update
+ * --allow-downgrade` left RUN_DIR/allow-downgrade for this install. Exit status 0 or 1. */
+int pc_rauc_pre_install_main(void);
+#define PC_ALLOW_DOWNGRADE "allow-downgrade"
+/* dpkg's version ordering (upstream, then the part after the last '-'): < 0, 0, > 0. */
+int pc_version_cmp(const char *a, const char *b);
 
 #endif

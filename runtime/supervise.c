@@ -631,6 +631,7 @@ static long long next_wake(const struct pc_sup *s, long long now)
 		EARLIER(s->stop_retry);
 	if (s->upd.phase == UPD_STOPPING || s->upd.phase == UPD_TRIAL)
 		EARLIER(now + 100);
+	EARLIER(pc_control_deadline());
 #undef EARLIER
 	return next < now ? now : next;
 }
@@ -707,7 +708,7 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 		tick(s, now);
 		if (s->action != ACTION_NONE && stop_step(s, now))
 			break;
-		struct pollfd fds[3 + PC_MAX_CONTAINERS];
+		struct pollfd fds[3 + PC_MAX_CONTAINERS + PC_CONTROL_CLIENTS];
 		int map[3 + PC_MAX_CONTAINERS], n = 0;
 		fds[n] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		map[n++] = -1;
@@ -720,18 +721,19 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 				fds[n] = (struct pollfd){.fd = s->c[i].out_fd, .events = POLLIN};
 				map[n++] = i;
 			}
+		int nctl = n;
+		n += pc_control_pollfds(fds + n);
 		int timeout = (int)(next_wake(s, pc_now_ms()) - pc_now_ms());
 		if (poll(fds, (nfds_t)n, timeout < 0 ? 0 : timeout) < 0 && errno != EINTR) {
 			LOG("poll: %s", strerror(errno));
 			continue;
 		}
-		for (int i = 3; i < n; i++)
+		for (int i = 3; i < nctl; i++)
 			if (fds[i].revents && s->c[map[i]].out_fd >= 0)
 				read_output(&s->c[map[i]]);
 		if (fds[2].revents)
 			pc_apps_read(s);
-		if (fds[1].revents & POLLIN)
-			pc_control_serve(s, s->control_fd);
+		pc_control_events(s, fds[1].revents & POLLIN, fds + nctl, n - nctl);
 		struct signalfd_siginfo si;
 		while (read(sfd, &si, sizeof si) == sizeof si) {
 			switch (si.ssi_signo) {

@@ -95,9 +95,10 @@ void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c);
 /* SIGTERM or SIGKILL to a container or service. */
 int pc_ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, int sig);
 
-/* apps.c: app updates. Start one (what: a bundle path, "previous" or "factory"); client is the
- * pycmctl connection that gets the outcome. -1 with msg when it cannot start. */
-int pc_apps_request(struct pc_sup *s, const char *what, int client, char *msg, size_t size);
+/* apps.c: app updates. Start one (what: a bundle path, "previous" or "factory"; a bundle older than
+ * the running revision only with allow_downgrade); client is the pycmctl connection that gets the
+ * outcome. -1 with msg when it cannot start. */
+int pc_apps_request(struct pc_sup *s, const char *what, bool allow_downgrade, int client, char *msg, size_t size);
 /* Factory reset: drop every app revision (and, with wipe, the volumes) and reboot. */
 int pc_apps_factory_reset(struct pc_sup *s, bool wipe, char *msg, size_t size);
 void pc_apps_read(struct pc_sup *s);

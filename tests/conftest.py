@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from pycm_host import build_pycm
 from pycontainers import cli
 
 
@@ -26,3 +27,12 @@ def run_cli(capsys):
         out, err = capsys.readouterr()
         return code, out, err
     return run
+
+
+@pytest.fixture(scope="session")
+def pycm(tmp_path_factory):
+    """The host ASan/UBSan build of pycm (pycmctl beside it), built once."""
+    binary = build_pycm(tmp_path_factory.mktemp("pycm-build"))
+    if binary is None:
+        pytest.skip("no C compiler on this host")
+    return binary

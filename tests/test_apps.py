@@ -103,3 +103,13 @@ def test_file_names_with_a_tab_are_refused(tmp_path):
     b = _bundle(tmp_path, "web", {"bad\tname": b"x"})
     with pytest.raises(UserError, match=r"container web: file name 'rootfs/bad\\tname' has a tab"):
         apps.make_revision(MANIFEST, {"web": b})
+
+
+def test_set_user_id_and_set_group_id_bits_are_dropped(tmp_path):
+    b = _bundle(tmp_path, "web", {"bin/su": b"x", "bin/wall": b"y"})
+    (b / "rootfs" / "bin" / "su").chmod(0o4755)
+    (b / "rootfs" / "bin" / "wall").chmod(0o2755)
+    (b / "rootfs" / "tmp").mkdir(mode=0o1777)
+    (b / "rootfs" / "tmp").chmod(0o1777)
+    lines = apps.make_revision(MANIFEST, {"web": b}).listing.splitlines()
+    assert [l.split("\t")[1] for l in lines if l.endswith(("bin/su", "bin/wall", "rootfs/tmp"))] == ["0755", "0755", "1777"]

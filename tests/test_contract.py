@@ -160,3 +160,34 @@ def test_start_order_puts_dependencies_first(tmp_path):
                    "  - {name: cache, role: app, image: {packages: [x1]}, command: [x], depends_on: [db]}\n"
                    "  - {name: db, role: app, image: {packages: [x1]}, command: [x]}\n")
     assert [c.name for c in load_device(dev).containers] == ["db", "cache", "web"]
+
+
+@pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler")
+def test_the_runtime_installs_at_the_contract_paths(tmp_path):
+    """runtime/Makefile install (Buildroot's and Yocto's pycm recipes run it; the Debian backend
+    places the same files) puts the manager, its client and RAUC's pre-install handler, a link to
+    the manager, where the contract (and system.conf's [handlers]) names them."""
+    from pycontainers.contract import PYCM_PATH, PYCMCTL_PATH, RAUC_PRE_INSTALL_PATH
+
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={tmp_path / 'out'}",
+                        f"DESTDIR={tmp_path / 'root'}", "install"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    root = tmp_path / "root"
+    assert (root / PYCM_PATH.lstrip("/")).is_file() and (root / PYCMCTL_PATH.lstrip("/")).is_file()
+    handler = root / RAUC_PRE_INSTALL_PATH.lstrip("/")
+    assert handler.is_symlink() and handler.resolve() == (root / PYCM_PATH.lstrip("/")).resolve()
+
+
+def test_apps_may_change_host_reaches_the_manifest(run_cli, tmp_path, pycm):
+    device = tmp_path / "demo.yml"
+    device.write_text(DEMO.read_text().replace("update:\n", "update:\n  apps_may_change_host: true\n", 1))
+    shutil.copytree(DEMO.parent, tmp_path, dirs_exist_ok=True, ignore=lambda d, names: [n for n in names if n.endswith(".yml")])
+    assert run_cli("generate", device, "-o", tmp_path / "out")[0] == 0
+    manifest = tmp_path / "out" / "generated" / "contract" / "pycm" / "manifest"
+    assert "\napps-may-change-host = true\n" in manifest.read_text()
+    golden = ROOT / "tests" / "golden" / "demo" / "contract" / "pycm" / "manifest"
+    assert "\napps-may-change-host = false\n" in golden.read_text()  # the default
+    for m in (manifest, golden):
+        r = subprocess.run([str(pycm), "--check", "--manifest", str(m)], capture_output=True, text=True,
+                           env={"ASAN_OPTIONS": "detect_leaks=0"})
+        assert r.returncode == 0, r.stderr

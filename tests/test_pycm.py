@@ -10,142 +10,17 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
-import textwrap
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-FAKE_CRUN = r"""#!/bin/sh
-# fake crun: --root R run --detach --bundle B [--config C] --pid-file P NAME | kill [--all] NAME SIG
-#            | delete -f NAME | exec NAME sh -c CMD
-# run --detach: the container process is left running (an orphan, reparented to pycm, never this
-# shell's child to reap) and crun exits, as the real one does; a --config file is kept as
-# R/NAME.config.json for the tests to read
-root=$2; shift 2
-echo "$*" >> "$root/calls.log"
-case "$1" in
-run) [ "$2" = --detach ] || { echo "fake crun: run without --detach" >&2; exit 1; }
-     shift 2; config=
-     while [ $# -gt 1 ]; do
-       case "$1" in --bundle) bundle=$2 ;; --config) config=$2 ;; --pid-file) pidf=$2 ;; esac; shift 2
-     done
-     name=$1
-     [ -z "$config" ] || cp "$config" "$root/$name.config.json"
-     # setsid -f: not an asynchronous list of this shell, which would start with SIGINT and
-     # SIGQUIT ignored; the pid file is there before crun exits
-     rm -f "$pidf"
-     setsid -f /bin/sh -c 'echo $$ > "$1.tmp"; mv "$1.tmp" "$1"; echo $$ > "$2"; exec /bin/sh "$3"' \
-         sh "$pidf" "$root/$name.pid" "$bundle/run.sh"
-     while [ ! -s "$pidf" ]; do sleep 0.01; done
-     exit 0 ;;
-kill) [ "$2" = --all ] && shift
-      [ -f "$root/$2.pid" ] || { echo "container $2 does not exist" >&2; exit 1; }
-      kill -s "$3" "$(cat "$root/$2.pid")"; exit 0 ;;
-delete) rm -f "$root/$3.pid"; exit 0 ;;
-exec) shift 2; exec "$@" ;;
-esac
-exit 1
-"""
-
-
-@pytest.fixture(scope="session")
-def pycm(tmp_path_factory) -> Path:
-    if not shutil.which("cc") or not shutil.which("make"):
-        pytest.skip("no C compiler on this host")
-    out = tmp_path_factory.mktemp("pycm-build")
-    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={out}", f"{out}/host-san/pycm",
-                        f"{out}/host-san/pycmctl"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return out / "host-san" / "pycm"
-
-
-class Device:
-    """A manifest, bundles with run.sh scripts, a fake crun and fw_setenv, in a temp dir."""
-
-    def __init__(self, base: Path):
-        self.base = base
-        self.crun_root = base / "crun"
-        self.crun_root.mkdir()
-        (base / "crun.sh").write_text(FAKE_CRUN)
-        (base / "crun.sh").chmod(0o755)
-        # a fake boot-state store: one file per variable under env/
-        (base / "env").mkdir()
-        (base / "fw_setenv").write_text(f"#!/bin/sh\necho \"$@\" >> {base}/fw_setenv.log\necho \"$2\" > {base}/env/$1\n")
-        (base / "fw_printenv").write_text(f"#!/bin/sh\n[ \"$1\" = -n ] && cat {base}/env/$2\n")
-        for tool in ("fw_setenv", "fw_printenv"):
-            (base / tool).chmod(0o755)
-        (base / "cmdline").write_text("console=ttyAMA0 root=PARTLABEL=rootfs_a rauc.slot=A panic=5\n")
-        self.containers: list[str] = []
-
-    def container(self, name: str, script: str, **keys: str) -> None:
-        bundle = self.base / "bundles" / name
-        bundle.mkdir(parents=True)
-        (bundle / "run.sh").write_text(textwrap.dedent(script))
-        spec = {"role": "app", "bundle": str(bundle), "required": "true", "restart": "always",
-                "health": "none", "health-interval": "1", "health-timeout": "2", "health-retries": "2",
-                "backoff": "0 0", "crash-loop": "5 60"}
-        spec.update({k.replace("_", "-"): v for k, v in keys.items()})
-        self.containers.append(f"[container {name}]\n" + "".join(f"{k} = {v}\n" for k, v in spec.items()))
-
-    def service(self, name: str, exec_: str, **keys: str) -> None:
-        spec = {"exec": exec_, "required": "true", "restart": "always", "health": "none", "health-interval": "1",
-                "health-timeout": "2", "health-retries": "2", "backoff": "0 0", "crash-loop": "5 60"}
-        spec.update({k.replace("_", "-"): v for k, v in keys.items()})
-        self.containers.append(f"[service {name}]\n" + "".join(f"{k} = {v}\n" for k, v in spec.items()))
-
-    def write(self, deadline: int = 20) -> Path:
-        m = self.base / "manifest"
-        m.write_text(textwrap.dedent(f"""\
-            [pycm]
-            version = 1
-            device = test
-            hostname = test
-            data-device = /dev/null
-            data-fstype = ext4
-            mark-good = uboot-env
-            boot-attempts = 3
-            boot-deadline = {deadline}
-            crun = {self.base}/crun.sh
-            crun-root = {self.crun_root}
-            stop-timeout = 2
-            """) + "\n".join(self.containers))
-        return m
-
-    def start(self, pycm: Path, deadline: int = 20, *extra: str, wrap: list[str] = ()) -> subprocess.Popen:
-        env = dict(os.environ, PYCM_FW_SETENV=str(self.base / "fw_setenv"),
-                   PYCM_FW_PRINTENV=str(self.base / "fw_printenv"), ASAN_OPTIONS="detect_leaks=0")
-        return subprocess.Popen([*wrap, str(pycm), "--no-pid1", "--manifest", str(self.write(deadline)),
-                                 "--cmdline", str(self.base / "cmdline"), "--run-dir", str(self.base / "run"),
-                                 *extra],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-
-    def calls(self) -> list[str]:
-        f = self.crun_root / "calls.log"
-        return f.read_text().splitlines() if f.exists() else []
-
-
-def wait_for(proc: subprocess.Popen, text: str, timeout: float = 15) -> list[str]:
-    """Read pycm's output lines until one contains `text`; return all lines read."""
-    lines, end = [], time.monotonic() + timeout
-    while time.monotonic() < end:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if text in line:
-            return lines
-    raise AssertionError(f"{text!r} not seen; output so far:\n" + "\n".join(lines))
-
-
-def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> tuple[int, str]:
-    proc.send_signal(sig)
-    out, _ = proc.communicate(timeout=20)
-    return proc.returncode, out
+from helpers import ROOT
+from pycm_host import Device, ctl, stop, wait_for
 
 
 @pytest.fixture
@@ -194,6 +69,30 @@ def test_crash_loop_means_boot_not_good(pycm, dev):
     assert "pycm: container crashy: failed (crash loop: 3 restarts within 60 s)" in out
     assert "pycm: boot NOT good: container crashy is in a crash loop" in out
     assert p.returncode == 3 and not (dev.base / "fw_setenv.log").exists()
+
+
+def test_crash_loop_of_the_longest_window_is_detected(pycm, dev):
+    # one day, the maximum the manifest allows (window * 1000 once overflowed an int for larger ones)
+    dev.container("crashy", "exit 7", restart="on-failure", crash_loop="3 86400", backoff="0 0")
+    p = dev.start(pycm)
+    out, _ = p.communicate(timeout=30)
+    assert "pycm: container crashy: failed (crash loop: 3 restarts within 86400 s)" in out
+    assert p.returncode == 3
+
+
+def test_a_crash_loop_window_over_a_day_is_refused(pycm, dev):
+    # 2147484 s: window * 1000 wrapped negative in an int, and the loop restarted forever
+    dev.container("crashy", "exit 7", restart="on-failure", crash_loop="3 2147484", backoff="0 0")
+    p = dev.start(pycm)
+    try:
+        out, _ = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        raise AssertionError("pycm took a window of 2147484 s and kept restarting:\n" + out[-2000:]) from None
+    assert ("pycm: manifest:23: crash-loop: '3 2147484' is not 'N T' (1 <= N <= 64 restarts within "
+            "1 <= T <= 86400 seconds)") in out
+    assert "pycm: boot NOT good: the manifest is invalid" in out and p.returncode == 3
 
 
 def test_committed_slot_is_not_written_again(pycm, dev):
@@ -302,11 +201,6 @@ def test_check_mode_validates_generated_manifest(pycm):
     assert r.returncode == 0 and "OK (2 containers, 2 services)" in r.stdout
 
 
-def ctl(pycm: Path, dev: Device, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(pycm.with_name("pycmctl")), "--socket", str(dev.base / "run" / "control.sock"), *args],
-                          capture_output=True, text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
-
-
 def test_pycmctl_status_stop_restart_logs(pycm, dev):
     import json
 
@@ -359,6 +253,103 @@ def test_log_ring_is_capped(pycm, dev):
     assert (logs / "chatty.log").read_text().splitlines()[-1] == "2999".rjust(99, "0")
 
 
+def test_containers_inherit_no_ignored_signals(pycm, dev):
+    # pycm ignores SIGPIPE itself, and its parent may have ignored others: an ignored disposition
+    # survives exec into the container unless pycm resets it (glibc's reserved 32/33 aside)
+    dev.container("sig", "echo \"sigign $(grep SigIgn /proc/self/status | cut -f2)\"; exec sleep 60")
+    env_ignoring = ["sh", "-c", "trap '' PIPE HUP USR1; exec \"$@\"", "sh"]
+    p = dev.start(pycm, wrap=env_ignoring)
+    lines = wait_for(p, "[sig] sigign")
+    stop(p)
+    standard = int(lines[-1].split()[-1], 16) & 0x7FFFFFFF  # signals 1..31
+    assert standard == 0, f"container starts with ignored signals: {standard:#x}"
+
+
+def _socket(dev) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(str(dev.run_dir / "control.sock"))
+    return s
+
+
+def test_a_slow_client_does_not_stall_the_others(pycm, dev):
+    """PID 1 read each request inline: a client sending a byte a second held every other client
+    (and the watchdog) until its line was complete."""
+    dev.container("web", "exec sleep 60")
+    p = dev.start(pycm)
+    wait_for(p, "boot good (slot A)")
+    slow = _socket(dev)
+    stop_slow = threading.Event()
+
+    def dribble():
+        for ch in "status" + " " * 40:
+            if stop_slow.wait(0.3):
+                return
+            try:
+                slow.send(ch.encode())
+            except OSError:
+                return
+    t = threading.Thread(target=dribble)
+    t.start()
+    try:
+        time.sleep(0.5)
+        took = []
+        for _ in range(3):
+            t0 = time.monotonic()
+            r = ctl(pycm, dev, "status")
+            took.append(time.monotonic() - t0)
+            assert r.returncode == 0 and "web" in r.stdout, r.stderr
+        assert max(took) < 0.5, took
+    finally:
+        stop_slow.set()
+        t.join()
+    # the slow one gets its answer (or a timeout) within its deadline, not the others'
+    slow.settimeout(5)
+    assert slow.recv(100).startswith(b"ERR timeout")
+    slow.close()
+    stop(p)
+
+
+def test_a_request_line_too_long_is_refused(pycm, dev):
+    dev.container("web", "exec sleep 60")
+    p = dev.start(pycm)
+    wait_for(p, "boot good (slot A)")
+    s = _socket(dev)
+    s.sendall(b"x" * 300)
+    s.settimeout(5)
+    assert s.recv(100) == b"ERR request longer than 255 bytes\n"
+    s.close()
+    assert ctl(pycm, dev, "status").returncode == 0
+    stop(p)
+
+
+def test_a_peer_that_is_not_root_is_refused(pycm, dev):
+    """The socket is root's (mode 0600); made reachable here, pycm still refuses another uid
+    (SO_PEERCRED): a local process that gets at the socket cannot drive PID 1."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv (util-linux) to run a client as another user")
+    shared = Path(tempfile.mkdtemp(prefix="pycm-peer-"))  # reachable by nobody: the run dir and pycmctl
+    try:
+        shared.chmod(0o755)
+        dev.run_dir = shared / "run"
+        client = shared / "pycmctl"
+        shutil.copy(pycm.with_name("pycmctl"), client)
+        client.chmod(0o755)
+        dev.container("web", "exec sleep 60")
+        p = dev.start(pycm)
+        wait_for(p, "boot good (slot A)")
+        dev.run_dir.chmod(0o755)
+        (dev.run_dir / "control.sock").chmod(0o666)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        r = subprocess.run([*as_nobody, str(client), "--socket", str(dev.run_dir / "control.sock"), "stop", "web"],
+                           capture_output=True, text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        assert r.returncode == 1 and r.stderr == "permission denied\n", (r.returncode, r.stdout, r.stderr)
+        assert ctl(pycm, dev, "status").stdout.splitlines()[2].split()[:2] == ["web", "healthy"]
+        code, out = stop(p)
+        assert "control socket: refused a client of uid 65534" in out
+    finally:
+        shutil.rmtree(shared)
+
+
 def test_a_flood_of_output_is_rate_limited_on_the_console_and_data(pycm, dev):
     """A container writing as fast as it can: the console and /data get at most a burst of 100
     lines and then 20 a second, with a count of what was left out; the /run ring gets every line."""
@@ -379,18 +370,6 @@ def test_a_flood_of_output_is_rate_limited_on_the_console_and_data(pycm, dev):
     data = (dev.base / "data-logs" / "flood.log").read_text().splitlines()
     assert len(data) <= 100 + 20 * elapsed + 5  # /data is spared the flood too
     stop(p)
-
-
-def test_containers_inherit_no_ignored_signals(pycm, dev):
-    # pycm ignores SIGPIPE itself, and its parent may have ignored others: an ignored disposition
-    # survives exec into the container unless pycm resets it (glibc's reserved 32/33 aside)
-    dev.container("sig", "echo \"sigign $(grep SigIgn /proc/self/status | cut -f2)\"; exec sleep 60")
-    env_ignoring = ["sh", "-c", "trap '' PIPE HUP USR1; exec \"$@\"", "sh"]
-    p = dev.start(pycm, wrap=env_ignoring)
-    lines = wait_for(p, "[sig] sigign")
-    stop(p)
-    standard = int(lines[-1].split()[-1], 16) & 0x7FFFFFFF  # signals 1..31
-    assert standard == 0, f"container starts with ignored signals: {standard:#x}"
 
 
 def _app_config(bundle: Path) -> None:

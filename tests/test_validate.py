@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from helpers import ROOT
-from pycontainers.model import available_boards
+from pycontainers.model import CRASH_WINDOW_MAX, available_boards
 
 GOOD_CONTAINER = """\
   - name: app
@@ -101,6 +101,21 @@ CASES = {
          "bad.yml:15: containers[1].role: only one container may have role host (containers[0] has it)",
          "bad.yml:16: containers[1].image.oci-layout: 'missing-dir' does not exist (relative to bad.yml)",
          "bad.yml:20: containers[1].volumes[1].target: target '/v' is already used by volumes[0]"]),
+    "crash-loop-limits": (
+        "format: 1\nname: d\nboard: qemuarm64\nversion: '1'\ncontainers:\n" + GOOD_CONTAINER +
+        "    crash_loop: {restarts: 65}\n"
+        "  - {name: b, role: app, image: {packages: [x1]}, command: [x], crash_loop: {window: 1441m}}\n"
+        "  - name: c\n    role: app\n    image: {packages: [x1]}\n    command: [x]\n"
+        "    crash_loop:\n      window: 86401\n",
+        ["bad.yml:10: containers[0].crash_loop.restarts: 65 is greater than the maximum of 64"]),
+    "crash-loop-window": (
+        "format: 1\nname: d\nboard: qemuarm64\nversion: '1'\ncontainers:\n"
+        "  - {name: b, role: app, image: {packages: [x1]}, command: [x], crash_loop: {window: 1441m}}\n"
+        "  - name: c\n    role: app\n    image: {packages: [x1]}\n    command: [x]\n"
+        "    crash_loop:\n      window: 86401\n"
+        "  - {name: d, role: app, image: {packages: [x1]}, command: [x], crash_loop: {window: 1440m}}\n",
+        ["bad.yml:6: containers[0].crash_loop.window: '1441m' is 86460 s; the longest window is 86400 s (1 day)",
+         "bad.yml:12: containers[1].crash_loop.window: 86401 is 86401 s; the longest window is 86400 s (1 day)"]),
     "dependency-cycle": (
         "format: 1\nname: d\nboard: qemuarm64\nversion: '1'\ncontainers:\n"
         "  - {name: a, role: app, image: {packages: [x1]}, command: [x], depends_on: [b]}\n"
@@ -186,3 +201,8 @@ def test_format_docs_are_rendered_from_the_schema(run_cli):
     for flag, doc in (([], "device-format.md"), (["--board"], "board-format.md")):
         code, out, _ = run_cli("schema", *flag, "--markdown")
         assert out == (ROOT / "docs" / doc).read_text(), f"docs/{doc} is stale: make docs"
+
+
+def test_the_longest_crash_loop_window_is_the_managers():
+    sched = (ROOT / "runtime" / "sched.h").read_text()
+    assert f"#define PC_CRASH_WINDOW_MAX {CRASH_WINDOW_MAX} " in sched

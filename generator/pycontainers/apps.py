@@ -56,7 +56,8 @@ def list_bundle(name: str, bundle: Path, blobs: dict[tuple[str, int], Path]) -> 
         if "\t" in rel or "\n" in rel:
             raise UserError(f"container {name}: file name {rel!r} has a tab or a newline; app bundles cannot carry it")
         st = p.lstat()
-        mode = stat.S_IMODE(st.st_mode)
+        # /data is mounted nosuid: the bits would do nothing there, and pycm refuses them (docs/app-updates.md)
+        mode = stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID)
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(p)
             if "\t" in target or "\n" in target:

@@ -24,6 +24,8 @@ SLOTS = ("A", "B")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BOARDS_DIR = PROJECT_ROOT / "conf" / "boards"
 ALIGN = units.MIB
+# The longest crash-loop window, in seconds: pycm refuses a longer one (PC_CRASH_WINDOW_MAX, sched.h).
+CRASH_WINDOW_MAX = 86400
 
 
 def schema(kind: str) -> dict:
@@ -207,6 +209,7 @@ class Device:
     containers: tuple[Container, ...]  # in start order: dependencies first
     boot_attempts: int
     boot_deadline: int  # seconds
+    apps_may_change_host: bool  # an app bundle may add, change or remove a role host container
     console_shell: bool
     signing: Signing | None
     yocto_series: str
@@ -456,6 +459,10 @@ def _container_problems(data: LineDict, base: Path, display: str) -> list[Proble
         uid, _, gid = str(c.get("user", 0)).partition(":")
         if int(uid) > 2**32 - 2 or int(gid or 0) > 2**32 - 2:
             add(i, "user", f"{c['user']!r}: UID and GID are at most {2**32 - 2}")
+        window = (c.get("crash_loop") or {}).get("window")
+        if window is not None and units.seconds(window) > CRASH_WINDOW_MAX:
+            add(i, "crash_loop", f"{window!r} is {units.seconds(window)} s; the longest window is "
+                f"{CRASH_WINDOW_MAX} s (1 day)", ["window"])
     if not problems:
         problems += _cycle_problems(data, display)
     return problems
@@ -555,6 +562,7 @@ def load_device(path: Path, board_override: str | None = None) -> Device:
         containers=tuple(_container(conts[i], path.parent) for i in _start_order(conts)),
         boot_attempts=update.get("boot_attempts", 3),
         boot_deadline=units.seconds(update.get("boot_deadline", "60s")),
+        apps_may_change_host=update.get("apps_may_change_host", False),
         console_shell=(data.get("debug") or {}).get("console_shell", False),
         signing=signing, yocto_series=(data.get("yocto") or {}).get("series", "wrynose"),
         buildroot_version=(data.get("buildroot") or {}).get("version", "2026.02"),

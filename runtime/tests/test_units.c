@@ -7,7 +7,9 @@
 #include "sha256.h"
 #include "store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include <stdio.h>
@@ -147,7 +149,11 @@ static void test_errors(void)
 	expect_error("", "backoff = 1 30", "backoff = 30 1",
 		     "manifest:24: backoff: '30 1' is not 'INITIAL MAX' seconds with MAX >= INITIAL");
 	expect_error("", "crash-loop = 5 60", "crash-loop = 5",
-		     "manifest:25: crash-loop: '5' is not 'N T' (1 <= N <= 64 restarts within T >= 1 seconds)");
+		     "manifest:25: crash-loop: '5' is not 'N T' (1 <= N <= 64 restarts within 1 <= T <= 86400 seconds)");
+	expect_error("", "crash-loop = 5 60", "crash-loop = 5 86401",
+		     "manifest:25: crash-loop: '5 86401' is not 'N T' (1 <= N <= 64 restarts within 1 <= T <= 86400 seconds)");
+	expect_error("", "crash-loop = 5 60", "crash-loop = 5 2147484",
+		     "manifest:25: crash-loop: '5 2147484' is not 'N T' (1 <= N <= 64 restarts within 1 <= T <= 86400 seconds)");
 	expect_error("colour = red\n", NULL, NULL,
 		     "manifest:26: colour: unknown key; allowed: role, bundle, required, restart, depends-on, volumes, "
 		     "health, health-interval, health-timeout, health-retries, backoff, crash-loop, user, devices");
@@ -196,6 +202,16 @@ static void test_crashloop(void)
 	CHECK(pc_crashloop_record(&cl, 20000));	 /* 12..20 */
 	pc_crashloop_init(&cl, 1, 60);
 	CHECK(pc_crashloop_record(&cl, 5)); /* a limit of 1: the first restart is already a loop */
+	/* the longest window the manifest allows, and one whose milliseconds overflow an int: both
+	 * still detect a loop (the window once wrapped negative and disabled the detection) */
+	pc_crashloop_init(&cl, 2, PC_CRASH_WINDOW_MAX);
+	CHECK(!pc_crashloop_record(&cl, 0));
+	CHECK(pc_crashloop_record(&cl, PC_CRASH_WINDOW_MAX * 1000LL));
+	CHECK(!pc_crashloop_record(&cl, PC_CRASH_WINDOW_MAX * 2000LL + 1));
+	pc_crashloop_init(&cl, 2, INT_MAX);
+	CHECK(!pc_crashloop_record(&cl, 0));
+	CHECK(pc_crashloop_record(&cl, 1000));
+	CHECK(pc_crashloop_record(&cl, 3000LL * 1000 * 1000));
 }
 
 static void test_slot(void)
@@ -256,8 +272,8 @@ static void put_staging(const char *root)
 	snprintf(p, sizeof p, "%s/staging/revision", root);
 	put_file(p, "pycontainers-revision 1\nid 0123456789abcdef\ncontainer app\n"
 		    "f\t0644\t6\t" HELLO "\tconfig.json\nd\t0755\trootfs\nd\t0700\trootfs/etc\n"
-		    "f\t0755\t6\t" HELLO "\trootfs/etc/hello\nf\t0644\t6\t" WORLD "\trootfs/world\n"
-		    "l\t../world\trootfs/etc/link\n");
+		    "f\t0755\t6\t" HELLO "\trootfs/etc/hello\nl\t../world\trootfs/etc/link\n"
+		    "f\t0644\t6\t" WORLD "\trootfs/world\n");
 	snprintf(p, sizeof p, "%s/staging/manifest", root);
 	put_file(p, "[container app]\nrole = app\nbundle = /x/app\nrequired = true\nrestart = always\n"
 		    "health = none\nhealth-interval = 1\nhealth-timeout = 1\nhealth-retries = 1\nbackoff = 1 2\n"
@@ -283,7 +299,7 @@ static void test_store(void)
 	factory.ncontainers = 1;
 	snprintf(factory.c[0].bundle, sizeof factory.c[0].bundle, "%s/factory/app", root);
 	snprintf(p, sizeof p, "%s/staging", root);
-	int rc = pc_store_materialize(root, p, &factory, id, sizeof id, &err);
+	int rc = pc_store_materialize(root, p, &factory, NULL, NULL, id, sizeof id, &err);
 	CHECK(rc == 0);
 	if (rc)
 		fprintf(stderr, "  %s\n", err.msg);
@@ -383,7 +399,7 @@ static void test_store(void)
 	put_staging(root);
 	snprintf(p, sizeof p, "%s/staging", root);
 	factory.ncontainers = 0;
-	CHECK(pc_store_materialize(root, p, &factory, id, sizeof id, &err) == -1);
+	CHECK(pc_store_materialize(root, p, &factory, NULL, NULL, id, sizeof id, &err) == -1);
 	CHECK(strstr(err.msg, "app/config.json (5891b5b522d5) is neither in the bundle nor on the device") != NULL);
 	if (!strstr(err.msg, "is neither"))
 		fprintf(stderr, "  got: %s\n", err.msg);
@@ -391,6 +407,201 @@ static void test_store(void)
 	CHECK(access(p, F_OK) < 0);
 	pc_rmtree(root);
 	CHECK(access(root, F_OK) < 0);
+}
+
+/* ------------------------------------------------------------------ hostile listings */
+
+/* Entries of a tree (names and types, recursively, never following a link): a snapshot to
+ * compare before and after. */
+static void snapshot(const char *dir, char *out, size_t size)
+{
+	struct dirent **list;
+	int n = scandir(dir, &list, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		char p[1024];
+		struct stat st;
+		snprintf(p, sizeof p, "%s/%s", dir, list[i]->d_name);
+		if (strcmp(list[i]->d_name, ".") && strcmp(list[i]->d_name, "..") && lstat(p, &st) == 0) {
+			size_t len = strlen(out);
+			snprintf(out + len, size - len, "%s %o %lld\n", p, (unsigned)st.st_mode, (long long)st.st_size);
+			if (S_ISDIR(st.st_mode))
+				snapshot(p, out, size);
+		}
+		free(list[i]);
+	}
+	if (n >= 0)
+		free(list);
+}
+
+/* Materialize a listing (header and id added) with "hello\n" as the one blob of the bundle. */
+static int materialize(const char *root, const char *entries, struct pc_err *err)
+{
+	char p[512], id[32];
+	snprintf(p, sizeof p, "%s/staging/blobs", root);
+	CHECK(pc_mkdirs(p, err) == 0);
+	snprintf(p, sizeof p, "%s/staging/blobs/" HELLO, root);
+	put_file(p, "hello\n");
+	snprintf(p, sizeof p, "%s/staging/manifest", root);
+	put_file(p, "");
+	char listing[2048];
+	snprintf(listing, sizeof listing, "pycontainers-revision 1\nid 0123456789abcdef\ncontainer app\n%s", entries);
+	snprintf(p, sizeof p, "%s/staging/revision", root);
+	put_file(p, listing);
+	snprintf(p, sizeof p, "%s/staging", root);
+	memset(err, 0, sizeof *err);
+	int rc = pc_store_materialize(root, p, NULL, NULL, NULL, id, sizeof id, err);
+	pc_rmtree(p);
+	return rc;
+}
+
+static void expect_refused(const char *base, const char *entries, const char *msg)
+{
+	char root[256], before[16384] = "", after[16384] = "", p[600];
+	struct pc_err err;
+	snprintf(root, sizeof root, "%s/store", base);
+	snapshot(base, before, sizeof before);
+	int rc = materialize(root, entries, &err);
+	CHECK(rc == -1 && strstr(err.msg, msg));
+	if (rc != -1 || !strstr(err.msg, msg))
+		fprintf(stderr, "  want: %s\n  got:  %s\n", msg, rc == -1 ? err.msg : "(no error)");
+	snprintf(p, sizeof p, "%s/revisions/0123456789abcdef", root);
+	CHECK(access(p, F_OK) < 0);
+	pc_store_gc(root, NULL, 0); /* the half-built revision goes; the store is sound */
+	char *vout = NULL;
+	size_t vlen = 0;
+	FILE *vf = open_memstream(&vout, &vlen);
+	CHECK(pc_store_verify(root, NULL, vf) == 0);
+	fclose(vf);
+	free(vout);
+	pc_rmtree(root); /* what is left is what was there before: nothing was made outside the store */
+	snapshot(base, after, sizeof after);
+	CHECK(!strcmp(before, after));
+	if (strcmp(before, after))
+		fprintf(stderr, "  changed outside the store:\n%s---\n%s", before, after);
+}
+
+static void test_hostile_listings(void)
+{
+	char base[] = "/tmp/pycm-test-hostile-XXXXXX", p[600], out[600], listing[2048];
+	CHECK(mkdtemp(base) != NULL);
+	snprintf(out, sizeof out, "%s/outside", base);
+	mkdir(out, 0755);
+	snprintf(p, sizeof p, "%s/outside/keep", base);
+	put_file(p, "keep\n");
+	/* a link to a directory outside, then entries under it: a file, a setuid file, a FIFO, a directory */
+	snprintf(listing, sizeof listing, "l\t%s\tesc\nf\t0644\t6\t" HELLO "\tesc/x\n", out);
+	expect_refused(base, listing, "revision:5: esc/x: its parent 'esc' is not a directory listed before it");
+	snprintf(listing, sizeof listing, "l\t%s\tesc\nf\t4755\t6\t" HELLO "\tesc/su\n", out);
+	expect_refused(base, listing, "revision:5: esc/su: mode 4755 has the set-user-ID or set-group-ID bit");
+	snprintf(listing, sizeof listing, "l\t%s\tesc\np\t0644\tesc/fifo\n", out);
+	expect_refused(base, listing, "revision:5: esc/fifo: its parent 'esc' is not a directory listed before it");
+	snprintf(listing, sizeof listing, "d\t0755\ta\nl\t%s\ta/esc\nd\t0755\ta/esc/sub\n", out);
+	expect_refused(base, listing, "revision:6: a/esc/sub: its parent 'a/esc' is not a directory listed before it");
+	/* a link to a link: still a link */
+	snprintf(listing, sizeof listing, "l\t%s\tesc\nl\tesc\tesc2\nf\t0644\t6\t" HELLO "\tesc2/x\n", out);
+	expect_refused(base, listing, "revision:6: esc2/x: its parent 'esc2' is not a directory listed before it");
+	/* names that leave the container */
+	expect_refused(base, "f\t0644\t6\t" HELLO "\t../x\n", "revision:4: '../x' is not a relative path");
+	expect_refused(base, "d\t0755\ta\nf\t0644\t6\t" HELLO "\ta/../../x\n", "revision:5: 'a/../../x' is not a relative path");
+	snprintf(listing, sizeof listing, "f\t0644\t6\t" HELLO "\t%s/x\n", out);
+	expect_refused(base, listing, "is not a relative path");
+	expect_refused(base, "f\t0644\t6\t" HELLO "\ta//x\n", "revision:4: 'a//x' is not a relative path");
+	/* modes and types */
+	expect_refused(base, "d\t2755\tsgid\n", "revision:4: sgid: mode 2755 has the set-user-ID or set-group-ID bit");
+	expect_refused(base, "c\t0644\t1\t3\tnull\n", "revision:4: unknown entry type 'c'");
+	expect_refused(base, "b\t0644\t254\t0\tdisk\n", "revision:4: unknown entry type 'b'");
+	expect_refused(base, "d\t755\tx\n", "revision:4: x: mode '755' is not 4 octal digits");
+	expect_refused(base, "f\t0644\t6\t../../../../etc/shadow.......................................\tx\n",
+		       "is not 64 lower-case hex digits");
+	/* the same name twice */
+	expect_refused(base, "d\t0755\ta\nf\t0644\t6\t" HELLO "\ta\n", "revision:5: a:");
+	/* an entry before any container, a container name that is a path */
+	snprintf(p, sizeof p, "%s/store", base);
+	expect_refused(base, "container ../../outside\n", "revision:4: '../../outside' is not a container name");
+	/* a blob of the bundle that is a link to a file outside (whose digest is known) */
+	snprintf(p, sizeof p, "%s/outside/hello", base);
+	put_file(p, "hello\n");
+	char root[256], link[600], id[32];
+	struct pc_err err;
+	snprintf(root, sizeof root, "%s/store", base);
+	snprintf(link, sizeof link, "%s/staging/blobs", root);
+	CHECK(pc_mkdirs(link, &err) == 0);
+	snprintf(link, sizeof link, "%s/staging/blobs/" HELLO, root);
+	CHECK(symlink(p, link) == 0);
+	snprintf(link, sizeof link, "%s/staging/revision", root);
+	put_file(link, "pycontainers-revision 1\nid 0123456789abcdef\ncontainer app\nf\t0644\t6\t" HELLO "\tx\n");
+	snprintf(link, sizeof link, "%s/staging/manifest", root);
+	put_file(link, "");
+	snprintf(link, sizeof link, "%s/staging", root);
+	CHECK(pc_store_materialize(root, link, NULL, NULL, NULL, id, sizeof id, &err) == -1 && strstr(err.msg, "not a regular file"));
+	if (!strstr(err.msg, "not a regular file"))
+		fprintf(stderr, "  got: %s\n", err.msg);
+	pc_rmtree(root);
+	/* a revision listing that is a link */
+	snprintf(link, sizeof link, "%s/staging", root);
+	CHECK(pc_mkdirs(link, &err) == 0);
+	snprintf(link, sizeof link, "%s/staging/revision", root);
+	CHECK(symlink(p, link) == 0);
+	snprintf(link, sizeof link, "%s/staging", root);
+	CHECK(pc_store_materialize(root, link, NULL, NULL, NULL, id, sizeof id, &err) == -1 && strstr(err.msg, "revision"));
+	pc_rmtree(root);
+	/* GC and rmtree of a tree holding links out: the links go, what they point at stays */
+	snprintf(link, sizeof link, "%s/revisions/aaaaaaaaaaaaaaaa/app", root);
+	CHECK(pc_mkdirs(link, &err) == 0);
+	snprintf(link, sizeof link, "%s/revisions/aaaaaaaaaaaaaaaa/app/esc", root);
+	CHECK(symlink(out, link) == 0);
+	snprintf(link, sizeof link, "%s/revisions/bbbbbbbbbbbbbbbb.tmp", root);
+	CHECK(symlink(out, link) == 0);
+	snprintf(link, sizeof link, "%s/staging", root);
+	CHECK(symlink(out, link) == 0);
+	pc_store_gc(root, NULL, 0);
+	CHECK(access(p, F_OK) == 0);
+	snprintf(link, sizeof link, "%s/revisions/aaaaaaaaaaaaaaaa", root);
+	CHECK(access(link, F_OK) < 0);
+	snprintf(link, sizeof link, "%s/blobs", root); /* blobs a link out: nothing there is removed */
+	CHECK(symlink(out, link) == 0);
+	pc_store_gc(root, NULL, 0);
+	CHECK(access(p, F_OK) == 0);
+	pc_rmtree(root);
+	CHECK(access(p, F_OK) == 0 && access(root, F_OK) < 0);
+	/* verify does not follow a link of a (tampered) revision either */
+	snprintf(link, sizeof link, "%s/revisions/0123456789abcdef/app", root);
+	CHECK(pc_mkdirs(link, &err) == 0);
+	snprintf(link, sizeof link, "%s/revisions/0123456789abcdef/app/esc", root);
+	CHECK(symlink(out, link) == 0);
+	snprintf(link, sizeof link, "%s/revisions/0123456789abcdef/revision", root);
+	put_file(link, "pycontainers-revision 1\nid 0123456789abcdef\ncontainer app\nl\t/x\tesc\nf\t0644\t6\t" HELLO "\tesc/hello\n");
+	snprintf(link, sizeof link, "%s/revisions/0123456789abcdef/manifest", root);
+	put_file(link, "");
+	CHECK(pc_store_set(root, "current", "revisions/0123456789abcdef", &err) == 0);
+	char *vout = NULL;
+	size_t vlen = 0;
+	FILE *vf = open_memstream(&vout, &vlen);
+	CHECK(pc_store_verify(root, NULL, vf) == 1);
+	fclose(vf);
+	CHECK(strstr(vout, "esc/hello: its parent 'esc' is not a directory listed before it") != NULL);
+	if (!strstr(vout, "its parent"))
+		fprintf(stderr, "  got: %s\n", vout);
+	free(vout);
+	pc_rmtree(base);
+}
+
+static void test_versions(void)
+{
+	CHECK(pc_version_cmp("2.0.0", "1.0.0") > 0);
+	CHECK(pc_version_cmp("2.0.0-crashloop", "1.0.0") > 0);
+	CHECK(pc_version_cmp("3.0.0-crashloop", "2.0.0") > 0);
+	CHECK(pc_version_cmp("1.0.0", "2.0.0-crashloop") < 0);
+	CHECK(pc_version_cmp("1.10.0", "1.9.0") > 0);
+	CHECK(pc_version_cmp("1.2.0", "1.3.0") < 0);
+	CHECK(pc_version_cmp("1.0.0", "1.0.0") == 0);
+	CHECK(pc_version_cmp("1.0.01", "1.0.1") == 0);
+	CHECK(pc_version_cmp("1.0~rc1", "1.0") < 0);
+	CHECK(pc_version_cmp("1.0", "1.0+b1") < 0);
+	CHECK(pc_version_cmp("1.0a", "1.0") > 0);
+	CHECK(pc_version_cmp("1.0.0-1", "1.0.0-2") < 0);
+	CHECK(pc_version_cmp("1.0-2", "1.0.1-1") < 0);
+	CHECK(pc_version_cmp("", "1") < 0);
 }
 
 static void test_compose(void)
@@ -420,6 +631,8 @@ int main(void)
 	test_sha256();
 	test_store();
 	test_compose();
+	test_hostile_listings();
+	test_versions();
 	test_valid();
 	test_service();
 	test_errors();

@@ -222,6 +222,10 @@ class DebianBuild:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(out / binary, dest)
             _run([f"{self.board.cross_compiler}-strip", str(dest)], f"stripping {binary}")
+        handler = root / contract.RAUC_PRE_INSTALL_PATH.lstrip("/")
+        handler.parent.mkdir(parents=True, exist_ok=True)
+        handler.unlink(missing_ok=True)
+        handler.symlink_to(os.path.relpath(contract.PYCM_PATH, os.path.dirname(contract.RAUC_PRE_INSTALL_PATH)))
 
     def initramfs(self, busybox: Path, ktree: Path, kver: str, dest: Path, extra_modules: tuple[str, ...] = ()) -> None:
         root = self.work / "initramfs"

@@ -24,12 +24,13 @@ B = "${WORKDIR}/build"
 EXTRA_OEMAKE = "O='${B}'"
 
 do_compile() {
-    oe_runmake -C ${S} pycm
+    oe_runmake -C ${S} pycm pycmctl
 }
 
+# /sbin/pycm, /usr/bin/pycmctl and RAUC's pre-install handler /usr/libexec/pycontainers/rauc-pre-install
+# (a link to pycm): the paths of the contract, as runtime/Makefile installs them
 do_install() {
-    install -d ${D}${base_sbindir}
-    install -m 0755 ${B}/pycm ${D}${base_sbindir}/pycm
+    oe_runmake -C ${S} install DESTDIR=${D}
 }
 
 # PID 1 reads /etc/pycontainers/manifest and runs crun; fw_setenv marks the boot good

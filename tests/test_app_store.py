@@ -1,0 +1,355 @@
+"""Signed app bundles a device must refuse (docs/app-updates.md), and the anti-rollback of app and
+system bundles.
+
+The bundles are made with the host's real rauc and signed with the test key (tests/data/keys);
+their listings and manifests are written by hand, as an attacker holding a signing key would. Each
+is applied to the host ASan/UBSan build of pycm (`pycm --app-stage`, the staging child pycm runs
+for `pycmctl app-update`; and end to end through pycm and pycmctl): each is refused with a one-line
+reason, nothing is made outside the app store (a snapshot of the tree around it), and
+`pycm --verify-store` finds the store sound afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import DATA
+from pycm_host import Device, ctl, stop, wait_for
+
+CERT, KEY = DATA / "keys" / "development.cert.pem", DATA / "keys" / "development.key.pem"
+RUN = b"exec sleep 60\n"  # the run.sh of every container (the fake crun runs it)
+SECTION = {"required": "true", "restart": "always", "health": "none", "health-interval": "1",
+           "health-timeout": "2", "health-retries": "2", "backoff": "0 0", "crash-loop": "5 60"}
+
+pytestmark = pytest.mark.skipif(not shutil.which("rauc") and os.environ.get("CI") != "true",
+                                reason="rauc (host) missing: apt-get install rauc squashfs-tools")
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_entry(rel: str, data: bytes, mode: int = 0o644) -> str:
+    return f"f\t{mode:04o}\t{len(data)}\t{sha(data)}\t{rel}"
+
+
+class AppDevice(Device):
+    """A Device with an app store: a host container and two app containers (app, db) in the slot,
+    a release file, rauc with the test keyring, and bundles made against it."""
+
+    def __init__(self, base: Path, volumes: bool = True):
+        super().__init__(base)
+        self.store = base / "store"
+        self.outside = base / "outside"  # where the attacks aim
+        self.outside.mkdir()
+        (self.outside / "keep").write_text("keep\n")
+        self.container("host", RUN.decode(), role="host")
+        self.container("app", RUN.decode(), **({"volumes": "/data/volumes/app"} if volumes else {}))
+        self.container("db", RUN.decode(), required="false", **({"volumes": "/data/volumes/db"} if volumes else {}))
+        for name in ("host", "app", "db"):
+            (base / "bundles" / name / "run.sh").chmod(0o644)
+        (base / "release").write_text("NAME=test\nVERSION=1.0.0\nCOMPATIBLE=test\n")
+        (base / "rauc.sh").write_text(f"#!/bin/sh\nexec rauc --keyring={CERT} \"$@\"\n")
+        (base / "rauc.sh").chmod(0o755)
+        self.env = {"PYCM_RAUC": str(base / "rauc.sh"), "PYCM_RELEASE": str(base / "release")}
+
+    def section(self, rid: str, name: str, role: str = "app", **keys: str) -> str:
+        spec = {"role": role, "bundle": f"{self.store}/revisions/{rid}/{name}", **SECTION,
+                **{k.replace("_", "-"): v for k, v in keys.items()}}
+        return f"[container {name}]\n" + "".join(f"{k} = {v}\n" for k, v in spec.items())
+
+    def good(self, rid: str, app: bytes = b"echo app 2; exec sleep 60\n") -> tuple[str, str, list[bytes]]:
+        """(listing body, manifest, blobs) of a revision the device takes: the slot's host
+        container as it is, a new app."""
+        body = f"container host\n{file_entry('run.sh', RUN)}\ncontainer app\n{file_entry('run.sh', app)}\n"
+        manifest = self.section(rid, "host", "host") + self.section(rid, "app")
+        return body, manifest, [app]
+
+    def bundle(self, name: str, rid: str, body: str, manifest: str, blobs: list[bytes] = (), *,
+               version: str = "1.1.0", compatible: str = "test-apps", description: str | None = None,
+               listing_id: str | None = None) -> Path:
+        content = self.base / f"{name}.content"
+        (content / "blobs").mkdir(parents=True)
+        (content / "revision").write_text(f"pycontainers-revision 1\nid {listing_id or rid}\n{body}")
+        (content / "manifest").write_text(manifest)
+        for data in blobs:
+            (content / "blobs" / sha(data)).write_bytes(data)
+        (content / "padding").write_bytes(random.Random(name).randbytes(9000))  # verity: > 4 KiB, incompressible
+        desc = description or f"pycontainers app revision {rid}, needs 100000 bytes"
+        (content / "manifest.raucm").write_text(f"[update]\ncompatible={compatible}\nversion={version}\n"
+                                                f"description={desc}\n\n[bundle]\nformat=verity\n")
+        out = self.base / f"{name}.raucb"
+        r = subprocess.run(["rauc", "bundle", f"--cert={CERT}", f"--key={KEY}", str(content), str(out)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        shutil.rmtree(content)
+        return out
+
+    def stage(self, pycm: Path, target: Path | str, *options: str) -> tuple[int, str]:
+        """pycm --app-stage TARGET STORE SLOT_MANIFEST: (exit status, its answer on fd 3)."""
+        read, write = os.pipe()
+        def answer_on_fd3():
+            os.dup2(write, 3)
+            os.set_inheritable(3, True)
+        r = subprocess.run([str(pycm), "--app-stage", *options, str(target), str(self.store), str(self.write())],
+                           close_fds=False, preexec_fn=answer_on_fd3, capture_output=True, text=True,
+                           env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0", **self.env))
+        os.close(write)
+        with os.fdopen(read) as f:
+            answer = f.read()
+        assert "runtime error" not in r.stdout + r.stderr and "AddressSanitizer" not in r.stderr, r.stdout + r.stderr
+        return r.returncode, answer
+
+    def verify(self, pycm: Path) -> str:
+        r = subprocess.run([str(pycm), "--verify-store", str(self.store), str(self.write())], capture_output=True,
+                           text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        assert r.returncode == 0, r.stdout
+        return r.stdout
+
+
+def snapshot(base: Path, skip: Path) -> dict[str, tuple[int, int, str]]:
+    """Every path under base but skip's tree: mode, size, link target (no link followed)."""
+    found = {}
+    for dirpath, dirs, files in os.walk(base):
+        dirs[:] = [d for d in dirs if Path(dirpath, d) != skip]
+        for name in dirs + files:
+            p = Path(dirpath, name)
+            st = p.lstat()
+            found[str(p)] = (st.st_mode, st.st_size if p.is_file() and not p.is_symlink() else 0,
+                             os.readlink(p) if p.is_symlink() else "")
+    return found
+
+
+# name -> (what the listing, manifest and bundle are, the reason the device gives)
+RID = "0123456789abcdef"
+
+
+def _case(dev: AppDevice, name: str) -> tuple[Path, str]:
+    out = dev.outside
+    good_body, good_manifest, blobs = dev.good(RID)
+    x = b"hostile\n"
+    app_only = good_manifest  # the listings below change only the app container's entries
+
+    def listing(extra: str) -> str:
+        return f"container host\n{file_entry('run.sh', RUN)}\ncontainer app\n{file_entry('run.sh', x)}\n{extra}"
+
+    cases = {
+        # store writes through links the bundle made (item 6 of issue 18)
+        "link-then-file": (listing(f"l\t{out}\tesc\n{file_entry('esc/x', x)}\n"), app_only, {},
+                           "revision:8: esc/x: its parent 'esc' is not a directory listed before it"),
+        "link-then-dir": (listing(f"l\t{out}\tesc\nd\t0755\tesc/sub\n"), app_only, {},
+                          "revision:8: esc/sub: its parent 'esc' is not a directory listed before it"),
+        "link-then-fifo": (listing(f"d\t0755\ta\nl\t{out}\ta/esc\np\t0666\ta/esc/fifo\n"), app_only, {},
+                           "revision:9: a/esc/fifo: its parent 'a/esc' is not a directory listed before it"),
+        "link-then-setuid-file": (listing(f"l\t{out}\tesc\n{file_entry('esc/su', x, 0o4755)}\n"), app_only, {},
+                                  "revision:8: esc/su: mode 4755 has the set-user-ID or set-group-ID bit"),
+        "absolute-name": (listing(file_entry(f"{out}/x", x) + "\n"), app_only, {},
+                          f"revision:7: '{out}/x' is not a relative path"),
+        "dotdot-name": (listing(file_entry("../../../../outside/x", x) + "\n"), app_only, {},
+                        "revision:7: '../../../../outside/x' is not a relative path"),
+        "setgid-dir": (listing("d\t2755\tshared\n"), app_only, {},
+                       "revision:7: shared: mode 2755 has the set-user-ID or set-group-ID bit"),
+        "device-node": (listing("c\t0666\t1\t3\tnull\n"), app_only, {},
+                        "revision:7: unknown entry type 'c' (d, f, l, p; device nodes are not carried)"),
+        "container-name-a-path": (listing("container ../../outside\n"), app_only, {},
+                                  "revision:7: '../../outside' is not a container name"),
+        # ids
+        "description-id-not-hex": (good_body, good_manifest,
+                                   {"description": "pycontainers app revision ../../../outside, needs 10 bytes"},
+                                   "its description is not 'pycontainers app revision ID, needs N bytes'"),
+        "listing-id-other": (good_body, good_manifest, {"listing_id": "fedcba9876543210"},
+                             "revision:2: the listing is of revision fedcba9876543210, the bundle's description names 0123456789abcdef"),
+        # what a bundle may change (item 7)
+        "host-added": (good_body + "container evil\n" + file_entry("run.sh", x) + "\n",
+                       good_manifest + dev.section(RID, "evil", "host"), {},
+                       "container evil: role host: an app bundle cannot add a host container"),
+        "app-made-host": (good_body, dev.section(RID, "host", "host") + dev.section(RID, "app", "host"), {},
+                          "container app: role host: an app bundle cannot add a host container"),
+        "host-section-changed": (good_body, dev.section(RID, "host", "host", restart="never") +
+                                 dev.section(RID, "app"), {},
+                                 "container host: an app bundle cannot change the host container's section"),
+        "host-made-app": (good_body, dev.section(RID, "host", "app") + dev.section(RID, "app"), {},
+                          "container host: an app bundle cannot change the host container's section"),
+        "host-files-changed": (good_body.replace(file_entry("run.sh", RUN), file_entry("run.sh", x), 1),
+                               good_manifest, {},
+                               "container host: an app bundle cannot change the host container's files"),
+        "host-removed": (f"container app\n{file_entry('run.sh', x)}\n", dev.section(RID, "app"), {},
+                         "an app bundle cannot remove the host container host"),
+        "bundle-outside-the-store": (good_body, dev.section(RID, "host", "host") +
+                                     dev.section(RID, "app").replace(f"{dev.store}/revisions/{RID}/app", str(out)),
+                                     {}, f"container app: bundle {out} is not {dev.store}/revisions/{RID}/app"),
+        "other-containers-volume": (good_body, dev.section(RID, "host", "host") +
+                                    dev.section(RID, "app", volumes="/data/volumes/db"), {},
+                                    "container app: volume /data/volumes/db belongs to container db"),
+        "volume-outside-data-volumes": (good_body, dev.section(RID, "host", "host") +
+                                        dev.section(RID, "app", volumes="/data/pycontainers/apps"), {},
+                                        "container app: volume /data/pycontainers/apps is not /data/volumes/NAME"),
+        "a-service-section": (good_body, good_manifest + "[service sh]\nexec = /bin/sh\n", {},
+                              "only [container NAME] sections are allowed in a revision"),
+        # compatible and version
+        "other-device": (good_body, good_manifest, {"compatible": "other-apps"},
+                         "compatible 'other-apps' is not 'test-apps': not an app bundle for this device"),
+        "system-bundle": (good_body, good_manifest, {"compatible": "test"},
+                          "compatible 'test' is not 'test-apps': not an app bundle for this device"),
+        "downgrade": (good_body, good_manifest, {"version": "0.9.0"},
+                      "version 0.9.0 is older than 1.0.0 of the running revision (factory): refused; "
+                      "`pycmctl app-update --allow-downgrade FILE` installs it"),
+    }
+    body, manifest, opts, reason = cases[name]
+    return dev.bundle(name, RID, body, manifest, [x, RUN, *blobs], **opts), reason
+
+
+CASES = ["link-then-file", "link-then-dir", "link-then-fifo", "link-then-setuid-file", "absolute-name",
+         "dotdot-name", "setgid-dir", "device-node", "container-name-a-path", "description-id-not-hex",
+         "listing-id-other", "host-added", "app-made-host", "host-section-changed", "host-made-app",
+         "host-files-changed", "host-removed", "bundle-outside-the-store", "other-containers-volume",
+         "volume-outside-data-volumes", "a-service-section", "other-device", "system-bundle", "downgrade"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_hostile_app_bundle_is_refused_and_nothing_is_made_outside_the_store(name, pycm, tmp_path):
+    dev = AppDevice(tmp_path)
+    bundle, reason = _case(dev, name)
+    dev.store.mkdir()
+    dev.write()
+    before = snapshot(tmp_path, dev.store)
+    code, answer = dev.stage(pycm, bundle)
+    assert code == 1 and answer.startswith("error ") and answer.count("\n") == 1, answer
+    assert reason in answer, answer
+    assert snapshot(tmp_path, dev.store) == before
+    assert not (dev.store / "revisions" / RID).exists() and not (dev.store / "revisions" / "fedcba9876543210").exists()
+    assert "store OK: current factory" in dev.verify(pycm)
+
+
+def test_the_good_bundle_of_the_hostile_ones_is_taken(pycm, tmp_path):
+    """The corpus's baseline: the same device takes a well-formed bundle (so each refusal above is
+    the one change its case makes)."""
+    dev = AppDevice(tmp_path)
+    body, manifest, blobs = dev.good(RID)
+    code, answer = dev.stage(pycm, dev.bundle("good", RID, body, manifest, blobs + [RUN]))
+    assert code == 0 and answer.splitlines()[0] == f"target revisions/{RID}", answer
+    assert (dev.store / "revisions" / RID / "version").read_text() == "version=1.1.0\n"
+    assert (dev.store / "revisions" / RID / "app" / "run.sh").read_bytes() == b"echo app 2; exec sleep 60\n"
+    assert "store OK" in dev.verify(pycm)
+    # apps-may-change-host: the device file lets app bundles change the host container
+    dev.globals.append("apps-may-change-host = true")
+    other = "fedcba9876543210"
+    body = f"container host\n{file_entry('run.sh', b'new host')}\ncontainer app\n{file_entry('run.sh', RUN)}\n"
+    manifest = dev.section(other, "host", "host", restart="never") + dev.section(other, "app")
+    code, answer = dev.stage(pycm, dev.bundle("host", other, body, manifest, [b"new host", RUN]))
+    assert code == 0 and answer.startswith(f"target revisions/{other}\n"), answer
+
+
+def test_downgrades_of_app_bundles_need_allow_downgrade_end_to_end(pycm, tmp_path):
+    """Through pycm and pycmctl: an app bundle older than the running revision is refused, with
+    one line; `--allow-downgrade` installs it and the log says so; app-rollback to an older
+    revision is not a downgrade install."""
+    dev = AppDevice(tmp_path, volumes=False)
+    revs = {}
+    for version, app in (("1.1.0", b"echo app 11; exec sleep 60\n"), ("1.2.0", b"echo app 12; exec sleep 60\n"),
+                         ("1.0.5", b"echo app 105; exec sleep 60\n")):
+        rid = sha(version.encode())[:16]
+        body, manifest, blobs = dev.good(rid, app)
+        revs[version] = (rid, dev.bundle(f"v{version}", rid, body, manifest, blobs, version=version))
+    p = dev.start(pycm, 20, "--apps", str(dev.store), env=dev.env)
+    wait_for(p, "boot good (slot A)")
+    for version in ("1.1.0", "1.2.0"):
+        r = ctl(pycm, dev, "app-update", str(revs[version][1]))
+        assert r.returncode == 0 and f"committed revisions/{revs[version][0]}" in r.stdout, r.stderr
+    r = ctl(pycm, dev, "app-rollback")  # 1.2.0 -> 1.1.0: a rollback, not an install
+    assert r.returncode == 0 and f"committed revisions/{revs['1.1.0'][0]}" in r.stdout, r.stderr
+    r = ctl(pycm, dev, "app-update", str(revs["1.0.5"][1]))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert (f"version 1.0.5 is older than 1.1.0 of the running revision (revisions/{revs['1.1.0'][0]}): refused; "
+            "`pycmctl app-update --allow-downgrade FILE` installs it") in r.stderr
+    r = ctl(pycm, dev, "app-update", "--allow-downgrade", str(revs["1.0.5"][1]))
+    assert r.returncode == 0 and f"committed revisions/{revs['1.0.5'][0]}" in r.stdout, r.stderr
+    # a hostile bundle through pycmctl: one line, the device keeps its revision
+    r = ctl(pycm, dev, "app-update", str(_case(dev, "link-then-file")[0]))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "its parent 'esc'" in r.stderr, r.stderr
+    assert f"app revision revisions/{revs['1.0.5'][0]}" in ctl(pycm, dev, "status").stdout
+    code, out = stop(p)
+    assert f"app update: --allow-downgrade: installing version 1.0.5 over 1.1.0 (revisions/{revs['1.1.0'][0]})" in out
+    assert sorted(p.name for p in dev.outside.iterdir()) == ["keep"]
+    assert f"store OK: current revisions/{revs['1.0.5'][0]}" in dev.verify(pycm)
+
+
+# ------------------------------------------------------------------ system bundles
+
+def _system_bundle(base: Path, version: str) -> Path:
+    """A signed system bundle of `version`, extracted as RAUC mounts it for its handlers."""
+    content = base / f"sys-{version}"
+    content.mkdir()
+    (content / "manifest.raucm").write_text(f"[update]\ncompatible=test\nversion={version}\n\n[bundle]\nformat=verity\n")
+    (content / "padding").write_bytes(random.Random(version).randbytes(9000))
+    bundle = base / f"sys-{version}.raucb"
+    subprocess.run(["rauc", "bundle", f"--cert={CERT}", f"--key={KEY}", str(content), str(bundle)], check=True,
+                   capture_output=True)
+    mounted = base / f"mounted-{version}"
+    subprocess.run(["rauc", f"--keyring={CERT}", "extract", str(bundle), str(mounted)], check=True, capture_output=True)
+    return mounted
+
+
+def _handler(pycm: Path, base: Path, mounted: Path, running: str, *via: str) -> subprocess.CompletedProcess:
+    (base / "release").write_text(f"VERSION={running}\nCOMPATIBLE=test\n")
+    link = base / "rauc-pre-install"  # system.conf's pre-install handler: a link to pycm
+    if not link.exists():
+        link.symlink_to(pycm)
+    argv = [str(pycm), "--rauc-pre-install"] if not via else [str(link), *via]
+    return subprocess.run(argv, capture_output=True, text=True,
+                          env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0", RAUC_BUNDLE_MOUNT_POINT=str(mounted),
+                                   PYCM_RELEASE=str(base / "release"), PYCM_RUN_DIR=str(base / "run")))
+
+
+def test_the_pre_install_handler_refuses_an_older_system_bundle(pycm, tmp_path):
+    (tmp_path / "run").mkdir()
+    old, crashloop = _system_bundle(tmp_path, "1.0.0"), _system_bundle(tmp_path, "2.0.0-crashloop")
+    r = _handler(pycm, tmp_path, old, "2.0.0")
+    assert r.returncode == 1
+    assert ("<< error system bundle version 1.0.0 is older than the running 2.0.0: refused; "
+            "`pycmctl system-update --allow-downgrade BUNDLE` installs it\n") in r.stdout
+    r = _handler(pycm, tmp_path, old, "2.0.0", "")  # as RAUC calls it: the link, the bundle's handler args
+    assert r.returncode == 1 and "<< error" in r.stdout
+    r = _handler(pycm, tmp_path, old, "2.0.0", "--allow-downgrade")  # a bundle cannot pass the exception
+    assert r.returncode == 1 and "<< error" in r.stdout
+    assert _handler(pycm, tmp_path, crashloop, "1.0.0", "").returncode == 0  # 2.0.0-crashloop > 1.0.0
+    assert _handler(pycm, tmp_path, old, "1.0.0", "").returncode == 0  # the same version: a reinstall
+    # a marker left by a pycmctl that is gone does not allow it, and is removed
+    (tmp_path / "run" / "allow-downgrade").write_text("999999999\n")
+    (tmp_path / "run" / "allow-downgrade").chmod(0o600)
+    assert _handler(pycm, tmp_path, old, "2.0.0", "").returncode == 1
+    assert not (tmp_path / "run" / "allow-downgrade").exists()
+
+
+def test_pycmctl_system_update_allow_downgrade_is_one_shot(pycm, tmp_path):
+    """pycmctl system-update runs `rauc install`; here a stand-in runs RAUC's pre-install handler
+    (the rauc-pre-install link) the way RAUC does, on the bundle as RAUC mounts it (a real
+    `rauc install` needs slots and the D-Bus service: qemu/test_update.py)."""
+    (tmp_path / "run").mkdir()
+    old = _system_bundle(tmp_path, "1.0.0")
+    assert _handler(pycm, tmp_path, old, "2.0.0", "").returncode == 1  # makes the link, writes the release
+    rauc = tmp_path / "rauc-install.sh"
+    rauc.write_text(f"#!/bin/sh\n[ \"$1\" = install ] || exit 2\nls {tmp_path}/run > {tmp_path}/seen\n"
+                    f"RAUC_BUNDLE_MOUNT_POINT={old} exec {tmp_path}/rauc-pre-install ''\n")
+    rauc.chmod(0o755)
+    env = dict(os.environ, PYCM_RAUC=str(rauc), PYCM_RELEASE=str(tmp_path / "release"),
+               PYCM_RUN_DIR=str(tmp_path / "run"), ASAN_OPTIONS="detect_leaks=0")
+
+    def pycmctl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(pycm.with_name("pycmctl")), "--socket", str(tmp_path / "run" / "control.sock"),
+                               "system-update", *args], capture_output=True, text=True, env=env)
+    r = pycmctl(str(tmp_path / "old.raucb"))
+    assert r.returncode == 1 and "older than the running 2.0.0" in r.stdout + r.stderr
+    r = pycmctl("--allow-downgrade", str(tmp_path / "old.raucb"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "--allow-downgrade: installing version 1.0.0 over 2.0.0" in r.stdout
+    assert (tmp_path / "seen").read_text() == "allow-downgrade\n"  # there during the install ...
+    assert not (tmp_path / "run" / "allow-downgrade").exists()  # ... and only then
+    assert pycmctl(str(tmp_path / "old.raucb")).returncode == 1
