@@ -78,6 +78,7 @@ class Device:
         self.run_dir = base / "run"
         self.globals: list[str] = []  # more [pycm] lines
         self.containers: list[str] = []
+        self.procs: list[subprocess.Popen] = []  # pycm runs, killed by close() if still running
 
     def container(self, name: str, script: str, **keys: str) -> None:
         bundle = self.base / "bundles" / name
@@ -117,10 +118,19 @@ class Device:
               env: dict | None = None) -> subprocess.Popen:
         env = dict(os.environ, PYCM_FW_SETENV=str(self.base / "fw_setenv"),
                    PYCM_FW_PRINTENV=str(self.base / "fw_printenv"), ASAN_OPTIONS="detect_leaks=0", **(env or {}))
-        return subprocess.Popen([*wrap, str(pycm), "--no-pid1", "--manifest", str(self.write(deadline)),
+        proc = subprocess.Popen([*wrap, str(pycm), "--no-pid1", "--manifest", str(self.write(deadline)),
                                  "--cmdline", str(self.base / "cmdline"), "--run-dir", str(self.run_dir),
                                  *extra],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        """Kill what a failed test left running (a passing test stops its pycm itself)."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     def calls(self) -> list[str]:
         f = self.crun_root / "calls.log"

@@ -24,8 +24,10 @@ from pycm_host import Device, ctl, stop, wait_for
 
 
 @pytest.fixture
-def dev(tmp_path) -> Device:
-    return Device(tmp_path)
+def dev(tmp_path):
+    d = Device(tmp_path)
+    yield d
+    d.close()
 
 
 def test_dependency_waits_for_health_then_boot_is_marked_good(pycm, dev):
