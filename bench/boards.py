@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from pycontainers.debian.build import DebianBuild, tree_size
-from pycontainers.generate import generate
+from pycontainers.pipeline import generate
 from pycontainers.model import PROJECT_ROOT, load_board, load_device
 from pycontainers.qemu import Machine
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from pycontainers.debian.build import DebianBuild
-from pycontainers.generate import generate
+from pycontainers.pipeline import generate
 from pycontainers.model import load_device
 from pycontainers.qemu import Machine
 

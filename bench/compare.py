@@ -48,7 +48,7 @@ import yaml
 from pycontainers import contract
 from pycontainers.debian.build import HOST_EXCLUDE, DebianBuild
 from pycontainers.errors import UserError
-from pycontainers.generate import generate
+from pycontainers.pipeline import generate
 from pycontainers.model import load_device
 from pycontainers.qemu import KernelBoot, Machine, timeout_scale
 from pycontainers.render import publish

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from pycontainers.debian.build import DebianBuild
-from pycontainers.generate import generate
+from pycontainers.pipeline import generate
 from pycontainers.model import PROJECT_ROOT, load_device
 from pycontainers.qemu import Machine
 

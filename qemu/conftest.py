@@ -23,7 +23,7 @@ import pytest
 
 from pycontainers.debian.build import DebianBuild
 from pycontainers.errors import UserError
-from pycontainers.generate import generate
+from pycontainers.pipeline import generate
 from pycontainers.model import load_device
 from pycontainers.qemu import Machine
 

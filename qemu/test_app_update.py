@@ -27,7 +27,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from pycontainers.apps import build_app_bundle
+from pycontainers.pipeline import build_app_bundle
 from pycontainers.model import load_device
 from pycontainers.qemu import Machine
 

@@ -81,7 +81,7 @@ containers:
     role: app
     required: false
     image: {{packages: [busybox-static]}}
-    command: [/bin/busybox, yes, "flood: a line"]
+    command: [/bin/busybox, "yes", "flood: a line"]
 """
 
 # what each probe must find; anything "ALLOWED" fails the test

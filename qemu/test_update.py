@@ -28,7 +28,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from pycontainers.bundle import build_bundle, pack_bundle
+from pycontainers.pipeline import build_slot_bundle as build_bundle
+from pycontainers.rauc import pack_bundle
 from pycontainers.keys import signing_keys
 from pycontainers.model import load_board
 from pycontainers.qemu import Machine

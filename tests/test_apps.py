@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import DATA, ROOT
-from pycontainers import apps
+from pycontainers import rauc, revision
 from pycontainers.errors import UserError
 from pycontainers.model import load_device
 
@@ -42,9 +42,9 @@ def _bundle(root: Path, name: str, files: dict[str, bytes]) -> Path:
     return b
 
 
-def _revision(tmp: Path, app_version: bytes) -> apps.Revision:
+def _revision(tmp: Path, app_version: bytes) -> revision.Revision:
     base = random.Random(1).randbytes(1 << 20)  # a 1 MiB "base layer" squashfs cannot compress
-    return apps.make_revision(MANIFEST, {
+    return revision.make_revision(MANIFEST, {
         "web": _bundle(tmp, "web", {"bin/busybox": base, "app.py": app_version}),
         "db": _bundle(tmp, "db", {"bin/busybox": base}),
     })
@@ -53,11 +53,11 @@ def _revision(tmp: Path, app_version: bytes) -> apps.Revision:
 def test_revision_lists_every_entry_and_names_files_by_content(tmp_path):
     rev = _revision(tmp_path / "v1", b"print(1)\n")
     lines = rev.listing.splitlines()
-    assert lines[0] == apps.HEADER and lines[1] == f"id {rev.id}"
+    assert lines[0] == revision.HEADER and lines[1] == f"id {rev.id}"
     assert "container web" in lines and "l\tbusybox\trootfs/bin/sh" in lines
     assert len(rev.blobs) == 4  # busybox once for both containers, app.py, two config.json
     # the manifest keeps the sections of the containers only, each bundle in the revision
-    assert "[service" not in rev.manifest and f"bundle = {apps.APPS_DIR}/revisions/{rev.id}/db" in rev.manifest
+    assert "[service" not in rev.manifest and f"bundle = {revision.APPS_DIR}/revisions/{rev.id}/db" in rev.manifest
     assert "required = false" in rev.manifest
     # same content, same id; a changed file, another id
     assert _revision(tmp_path / "again", b"print(1)\n").id == rev.id
@@ -70,10 +70,10 @@ def test_a_one_file_change_ships_that_file_only(tmp_path):
     old = _revision(tmp_path / "v1", b"print(1)\n")
     new = _revision(tmp_path / "v2", b"print(2)\n")
     (tmp_path / "old.revision").write_text(old.listing)
-    have = apps.read_pairs(tmp_path / "old.revision")
+    have = revision.read_pairs(tmp_path / "old.revision")
     key, cert = DATA / "keys" / "development.key.pem", DATA / "keys" / "development.cert.pem"
-    delta = apps.pack_app_bundle(device, new, have, cert, key, tmp_path / "delta.raucb")
-    full = apps.pack_app_bundle(device, new, set(), cert, key, tmp_path / "full.raucb")
+    delta = rauc.pack_app_bundle(device, new, have, cert, key, tmp_path / "delta.raucb")
+    full = rauc.pack_app_bundle(device, new, set(), cert, key, tmp_path / "full.raucb")
     assert delta["blobs_shipped"] == 1 and delta["blob_bytes_shipped"] == len(b"print(2)\n")
     assert full["blobs_shipped"] == 4
     assert full["bundle_bytes"] >= 10 * delta["bundle_bytes"], (full, delta)
@@ -102,7 +102,7 @@ def test_bad_from_is_one_line(run_cli, tmp_path):
 def test_file_names_with_a_tab_are_refused(tmp_path):
     b = _bundle(tmp_path, "web", {"bad\tname": b"x"})
     with pytest.raises(UserError, match=r"container web: file name 'rootfs/bad\\tname' has a tab"):
-        apps.make_revision(MANIFEST, {"web": b})
+        revision.make_revision(MANIFEST, {"web": b})
 
 
 def test_set_user_id_and_set_group_id_bits_are_dropped(tmp_path):
@@ -111,5 +111,5 @@ def test_set_user_id_and_set_group_id_bits_are_dropped(tmp_path):
     (b / "rootfs" / "bin" / "wall").chmod(0o2755)
     (b / "rootfs" / "tmp").mkdir(mode=0o1777)
     (b / "rootfs" / "tmp").chmod(0o1777)
-    lines = apps.make_revision(MANIFEST, {"web": b}).listing.splitlines()
+    lines = revision.make_revision(MANIFEST, {"web": b}).listing.splitlines()
     assert [l.split("\t")[1] for l in lines if l.endswith(("bin/su", "bin/wall", "rootfs/tmp"))] == ["0755", "0755", "1777"]

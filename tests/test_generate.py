@@ -42,10 +42,29 @@ def test_rerun_is_byte_identical_and_replaces_atomically(run_cli, tmp_path):
     out = tmp_path / "out"
     assert run_cli("generate", device, "-o", out)[0] == 0
     first = tree_files(out / "generated")
-    (out / "generated" / "stale-file").write_text("from an older run")
+    (out / "generated" / "contract" / "stale-file").write_text("from an older run")
     assert run_cli("generate", device, "-o", out)[0] == 0
     assert tree_files(out / "generated") == first  # identical, and the stale file is gone
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp dirs left
+    assert not [p for p in (out / "generated").iterdir() if p.name.startswith(".")]
+
+
+def test_backend_renders_only_what_is_asked_and_keeps_the_rest(run_cli, tmp_path):
+    """A limit of one backend never blocks another: a package Buildroot cannot map stops only
+    its rendering; --backend leaves the other backends' trees of the last run as they were."""
+    device = tmp_path / "curl.yml"
+    device.write_text((ROOT / "conf" / "devices" / "demo.yml").read_text().replace(
+        "packages: [busybox-static]", "packages: [busybox-static, curl]", 1))
+    out = tmp_path / "out"
+    code, _, err = run_cli("generate", device, "-o", out)
+    assert code == 2 and "buildroot" in err.lower() and "curl" in err and not (out / "generated").exists()
+    code, _, err = run_cli("generate", device, "-o", out, "--backend", "debian", "--backend", "yocto")
+    assert code == 0, err
+    assert sorted(p.name for p in (out / "generated").iterdir()) == ["contract", "labgrid", "yocto"]
+    yocto = tree_files(out / "generated" / "yocto")
+    code, _, err = run_cli("generate", device, "-o", out, "--backend", "debian")
+    assert code == 0, err
+    assert tree_files(out / "generated" / "yocto") == yocto  # kept from the run before
 
 
 def test_development_key_is_generated_once_with_a_warning(run_cli, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, with_test_keys
-from pycontainers.generate import generate
+from pycontainers.pipeline import generate
 from pycontainers.model import load_board, load_device
 
 labgrid = pytest.importorskip("labgrid", reason="labgrid is a test dependency (pip install -e .[test])")

@@ -56,6 +56,20 @@ FILES = {
 
 
 @dataclass(frozen=True)
+class ManagerPolicy:
+    """The [pycm] settings of every image's manifest that are policy, not derived from the
+    device file (docs/manifest.md)."""
+
+    mark_good: str = "uboot-env"   # how a good boot is committed: the U-Boot env's boot state
+    crun_root: str = "/run/crun"   # crun's state directory (tmpfs)
+    stop_timeout: int = 10         # seconds a container gets from SIGTERM to SIGKILL
+    watchdog: str = "/dev/watchdog"  # armed when the board has a watchdog
+
+
+MANAGER = ManagerPolicy()
+
+
+@dataclass(frozen=True)
 class Service:
     """A host process the manager runs beside the containers (docs/manifest.md, [service NAME])."""
 
@@ -66,8 +80,11 @@ class Service:
     console: bool = False
     runtime_dir: str = ""
     depends_on: tuple[str, ...] = ()
+    restart: str = "always"
+    backoff: tuple[int, int] = (1, 5)  # seconds: first restart delay, doubling up to the second
+    crash_loop: tuple[int, int] = (5, 60)  # this many restarts within that many seconds: failed
     # liveness once healthy: checked every interval s, each may take timeout s, restarted after
-    # `retries` failures in a row (rauc answers slowly while it writes a slot)
+    # `retries` failures in a row
     interval: int = 10
     timeout: int = 30
     retries: int = 3
@@ -80,7 +97,10 @@ def services(device: Device) -> list[Service]:
     found = [
         Service("dbus", f"/usr/bin/dbus-daemon --nofork --nopidfile --config-file={DBUS_CONF_PATH}",
                 f"ready-file {DBUS_SOCKET_DIR}/system_bus_socket", runtime_dir=DBUS_SOCKET_DIR),
-        Service("rauc", "/usr/bin/rauc service", "exec rauc status", depends_on=("dbus",)),
+        # RAUC answers slowly while it writes a slot (minutes on slow flash, or under a loaded
+        # emulator): restarting it then would abort the install, so its liveness is lenient
+        Service("rauc", "/usr/bin/rauc service", "exec rauc status", depends_on=("dbus",),
+                interval=30, timeout=60, retries=5),
     ]
     if device.console_shell:
         found.append(Service("shell", "/bin/sh", "none", required=False, console=True))
@@ -215,7 +235,7 @@ def container_mount_points(c: Container) -> list[str]:
 def write_contract(device: Device, tree: Tree, keyring_pem: bytes, development_key: bool) -> None:
     """development_key: the keyring is a development key's (no update.signing): the release file
     says so, and the manager warns at every boot (docs/security.md)."""
-    ctx = {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS,
+    ctx = {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS, "manager": MANAGER,
            "services": services(device), "signing": "development" if development_key else "release"}
     for rel, template in FILES.items():
         tree.render(f"contract/{rel}", template, mode=0o755 if rel == "initramfs/init" else 0o644, **ctx)

@@ -21,6 +21,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cache import default_cache
 from .errors import UserError
 from .model import Board
 
@@ -99,7 +100,7 @@ def uboot_env_flash(board: Board) -> Path:
     entirely, so it is the default one, read from the binary, with that single change."""
     spec = board.qemu["uboot_env_flash"]
     data = Path(board.uboot_binary).read_bytes()
-    cache = Path(os.environ.get("PYCONTAINERS_CACHE", Path.home() / ".cache" / "pycontainers")) / "uboot"
+    cache = default_cache() / "uboot"
     flash = cache / f"{hashlib.sha256(data).hexdigest()[:16]}-{spec['env_size']:x}.pflash"
     if flash.is_file():
         return flash

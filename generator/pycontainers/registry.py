@@ -18,6 +18,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from .cache import default_cache
 from .errors import UserError
 from .model import Container, Device, ImageSource
 
@@ -25,7 +26,6 @@ TAG = "image"  # org.opencontainers.image.ref.name of the cached archive (umoci 
 
 
 def cache_dir() -> Path:
-    from .debian.build import default_cache
     return default_cache() / "registry"
 
 

@@ -83,6 +83,27 @@ def publish(dest: Path) -> Iterator[Tree]:
         raise
 
 
+@contextmanager
+def publish_parts(dest: Path) -> Iterator[Tree]:
+    """Like publish(), but each top-level directory written into the Tree replaces its namesake
+    in `dest` on its own: what this run did not write (another backend's tree) stays as it was.
+    Each part is replaced atomically; on any error nothing is replaced."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.parts.", dir=dest.parent))
+    try:
+        yield Tree(tmp)
+        dest.mkdir(exist_ok=True)
+        for part in sorted(tmp.iterdir()):
+            target = dest / part.name
+            old = dest / f".{part.name}.old.{os.getpid()}"
+            if target.exists():
+                os.rename(target, old)
+            os.rename(part, target)
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_file_atomic(path: Path, content: str | bytes, mode: int = 0o644) -> None:
     """Write one file via a temp file and rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

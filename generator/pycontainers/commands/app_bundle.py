@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..apps import build_app_bundle
+from ..pipeline import build_app_bundle
 from . import load
 
 NAME = "app-bundle"

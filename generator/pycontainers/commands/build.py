@@ -8,8 +8,8 @@ and prints a size report. The image lands in OUTPUT/image/disk.img.
 
 from __future__ import annotations
 
-from ..generate import generate
 from ..keys import signing_keys
+from ..pipeline import build_image
 from . import device_args, load
 
 NAME = "build"
@@ -22,12 +22,10 @@ def setup(p):
 
 
 def run(args):
-    from ..debian.build import DebianBuild  # the backend is loaded only when building
 
     device, output = load(args)
-    generate(device, output, keys=signing_keys(device, output, args.release))
-    build = DebianBuild(device, output)
-    image = build.run()
+    build = build_image(device, output, signing_keys(device, output, args.release))
+    image = output / "image"
     build.report.print()
     print(f"built {image / 'disk.img'} ({len(set(build.packages))} Debian packages, locked in "
           f"{image / 'packages.lock'})")

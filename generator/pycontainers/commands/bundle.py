@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..bundle import build_bundle
+from ..pipeline import build_slot_bundle
 from . import device_args, load
 
 NAME = "bundle"
@@ -27,5 +27,5 @@ def setup(p):
 def run(args):
     device, output = load(args)
     bundle = args.bundle or output / "bundles" / f"{device.name}-{args.version}.raucb"
-    build_bundle(device, output, args.version, bundle, args.release)
+    build_slot_bundle(device, output, args.version, bundle, args.release)
     print(f"bundle {bundle} ({bundle.stat().st_size / 2**20:.1f} MiB, version {args.version})")

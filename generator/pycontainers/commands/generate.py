@@ -1,12 +1,15 @@
 """Render the on-disk contract and the backends' files for a device into OUTPUT/generated.
 
-The tree is written to a temporary directory and renamed into place, so a failed run leaves the
-previous output untouched; rerunning with the same input gives byte-identical files.
+Each part (contract, labgrid, yocto, buildroot) is written to a temporary directory and renamed
+into place, so a failed run leaves the previous output untouched; rerunning with the same input
+gives byte-identical files. --backend renders only the backends asked for (the contract and the
+labgrid environment always): a limit of one backend (a package Buildroot cannot map) then never
+blocks another.
 """
 
 from __future__ import annotations
 
-from ..generate import Options, generate
+from ..pipeline import BACKENDS, Options, generate
 from . import device_args, load
 
 NAME = "generate"
@@ -20,9 +23,12 @@ def setup(p):
     # one is reported in one line naming them
     p.add_argument("--buildroot-version", metavar="2025.02|2026.02",
                    help="Buildroot LTS branch (default: the device file's buildroot.version, else 2026.02)")
+    p.add_argument("--backend", choices=[*BACKENDS, "all"], action="append",
+                   help="render only this backend (repeatable; default: all)")
 
 
 def run(args):
     device, output = load(args)
-    dest = generate(device, output, Options(args.yocto_series, args.buildroot_version))
+    backends = BACKENDS if not args.backend or "all" in args.backend else tuple(args.backend)
+    dest = generate(device, output, Options(args.yocto_series, args.buildroot_version, backends))
     print(f"generated {dest}")

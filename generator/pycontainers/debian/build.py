@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import apps, contract, oci
+from .. import contract, oci, revision
+from ..cache import default_cache
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
 from ..render import publish
@@ -55,10 +56,6 @@ PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
 HOST_APPLETS = ("sh", "mount", "umount")
 SLOT_HEADROOM = 0.10  # free space a slot keeps over its assembled content
 SOURCE_DATE_EPOCH = "1700000000"  # fixed timestamps in boot.scr and archives: reproducible images
-
-
-def default_cache() -> Path:
-    return Path(os.environ.get("PYCONTAINERS_CACHE", Path.home() / ".cache" / "pycontainers"))
 
 
 @dataclass
@@ -411,7 +408,7 @@ class DebianBuild:
             shutil.copy2(inputs / "rootfs.ext4", out.root / "rootfs.ext4")
             # the factory app revision: `pycontainers app-bundle --from` this file ships only
             # what the image's containers lack (docs/app-updates.md)
-            out.write("apps.revision", apps.slot_revision(
+            out.write("apps.revision", revision.slot_revision(
                 self.device, root, (self.contract / "pycm" / "manifest").read_text()).listing)
             write_lock(self.packages, self.repo.archives, out.root / "packages.lock")
             out.write("build.json", json.dumps({

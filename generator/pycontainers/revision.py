@@ -1,30 +1,26 @@
-"""App revisions and app bundles (docs/app-updates.md).
+"""App revisions: what an app bundle carries and the device's store holds (docs/app-updates.md).
 
 A revision is the set of containers of a device: their manifest sections and, per container, a
 listing of its bundle directory (config.json and rootfs/) in which every file is named by the
-SHA-256 of its content. An app bundle is a RAUC bundle (compatible "<compatible>-apps", so `rauc
-install` refuses it) holding the revision, its manifest and the blobs the device does not have.
-pycm builds the revision on /data from those blobs, the ones it has, and its factory containers.
+SHA-256 of its content. An app bundle (rauc.pack_app_bundle) holds the revision, its manifest and the blobs the device
+does not have; pycm builds the revision on /data from those blobs, the ones it has, and its
+factory containers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import contract
 from .errors import UserError
 from .model import Device
 
 APPS_DIR = "/data/pycontainers/apps"  # the store on the device (docs/app-updates.md)
 HEADER = "pycontainers-revision 1"
 ENTRY_OVERHEAD = 4096  # bytes a directory entry or inode may cost on /data, for the space check
-MIN_CONTENT = 8192  # RAUC's verity format needs a squashfs larger than 4 KiB
 
 
 @dataclass(frozen=True)
@@ -131,67 +127,3 @@ def read_pairs(path: Path) -> set[tuple[str, int]]:
 def slot_revision(device: Device, root: Path, manifest: str) -> Revision:
     """The factory revision: the container bundles of an assembled slot tree."""
     return make_revision(manifest, {c.name: root / c.bundle.lstrip("/") for c in device.containers})
-
-
-def pack_app_bundle(device: Device, rev: Revision, have: set[tuple[str, int]], cert: Path, key: Path,
-                    bundle: Path) -> dict:
-    """Write the app bundle (and BUNDLE.revision beside it, the --from of the next one); returns
-    its figures."""
-    from .bundle import rauc_bundle
-
-    ship = {d: p for (d, m), p in rev.blobs.items() if (d, m) not in have}
-    shipped = sum(p.stat().st_size for p in ship.values())
-    total = sum(p.stat().st_size for p in rev.blobs.values())
-    entries = rev.listing.count("\n")
-    need = shipped + total + entries * ENTRY_OVERHEAD
-    bundle.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".app-bundle.", dir=bundle.parent) as tmp:
-        content = Path(tmp) / "content"
-        (content / "blobs").mkdir(parents=True)
-        (content / "revision").write_text(rev.listing)
-        (content / "manifest").write_text(rev.manifest)
-        for digest, src in sorted(ship.items()):
-            shutil.copyfile(src, content / "blobs" / digest)
-        if shipped < MIN_CONTENT:  # text compresses well: pad with bytes that do not (reproducibly)
-            pad = b"".join(hashlib.sha256(f"{rev.id}{i}".encode()).digest() for i in range(MIN_CONTENT // 32))
-            (content / "padding").write_bytes(pad)
-        (content / "manifest.raucm").write_text(
-            f"[update]\ncompatible={device.compatible}-apps\nversion={device.version}\n"
-            f"description=pycontainers app revision {rev.id}, needs {need} bytes\n\n[bundle]\nformat=verity\n")
-        rauc_bundle(content, Path(tmp) / "out.raucb", cert, key)
-        side = Path(tmp) / "out.revision"
-        side.write_text(rev.listing)
-        for f in (Path(tmp) / "out.raucb", side):
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        (Path(tmp) / "out.revision").rename(bundle.with_name(bundle.name + ".revision"))
-        (Path(tmp) / "out.raucb").rename(bundle)
-    return {"revision": rev.id, "bundle_bytes": bundle.stat().st_size, "blobs_shipped": len(ship),
-            "blob_bytes_shipped": shipped, "files": len(rev.blobs), "file_bytes": total, "needs_bytes": need}
-
-
-def build_app_bundle(device: Device, output: Path, old: Path | None, bundle: Path, release: bool = False) -> dict:
-    """Assemble the containers of `device` (Debian backend), make its revision, and pack the
-    blobs a device running the revision `old` (a revision file; None: nothing) lacks."""
-    from .debian.build import DebianBuild
-    from .generate import generate
-    from .keys import signing_keys
-
-    if not shutil.which("rauc"):
-        raise UserError("rauc is needed to make app bundles: apt-get install rauc squashfs-tools")
-    have = read_pairs(old) if old else set()
-    keys = signing_keys(device, output, release)
-    work = output / "apps" / device.version
-    generate(device, work, keys=keys)
-    build = DebianBuild(device, work)
-    build.repo.update()
-    root = build.work / "app-containers"
-    shutil.rmtree(root, ignore_errors=True)
-    for c in device.containers:
-        dest = root / c.bundle.lstrip("/")
-        dest.mkdir(parents=True)
-        shutil.copy2(build.contract / "containers" / c.name / "config.json", dest / "config.json")
-        build.container_rootfs(c, dest / "rootfs")
-    manifest = (build.contract / "pycm" / "manifest").read_text()
-    rev = slot_revision(device, root, manifest)
-    return pack_app_bundle(device, rev, have, keys.cert, keys.key, bundle)
