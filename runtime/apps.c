@@ -1,6 +1,7 @@
 /* App updates inside the supervisor (docs/app-updates.md): stage in a child, switch only the
  * changed containers, commit once they are healthy, else roll back to the revision before. */
 #define _GNU_SOURCE
+#include "control.h"
 #include "log.h"
 #include "pid1.h"
 #include "store.h"
@@ -261,6 +262,11 @@ static void swap(struct pc_sup *s)
 {
 	static struct pc_ctr tmp[PC_MAX_CONTAINERS];
 	struct pc_manifest *next = s->upd.next;
+	for (int i = 0; i < s->m->ncontainers; i++) { /* the log rings of those replaced or removed */
+		int j = pc_manifest_find(next, s->m->c[i].name);
+		if (j < 0 || s->upd.changed[j])
+			pc_log_close(&s->c[i]);
+	}
 	for (int j = 0; j < next->ncontainers; j++) {
 		int i = pc_manifest_find(s->m, next->c[j].name);
 		if (i >= 0 && !s->upd.changed[j]) {
@@ -269,7 +275,7 @@ static void swap(struct pc_sup *s)
 			tmp[j] = s->c[i];
 		} else {
 			memset(&tmp[j], 0, sizeof tmp[j]);
-			tmp[j].out_fd = -1;
+			tmp[j].out_fd = tmp[j].ring_fd = -1;
 			tmp[j].state = ST_WAITING;
 			pc_crashloop_init(&tmp[j].loop, next->c[j].crash_restarts, next->c[j].crash_window);
 		}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -363,11 +364,47 @@ static void append_capped(const char *dir, const char *name, const char *line, s
 	close(fd);
 }
 
-void pc_log_line(const struct pc_sup *s, const char *name, const char *line, size_t len, bool persist)
+static void ring_append(const char *dir, struct pc_ctr *c, const char *line, size_t len)
+{
+	char path[PC_PATH_MAX + 64], old[PC_PATH_MAX + 72];
+	snprintf(path, sizeof path, "%s/%s.log", dir, c->cfg->name);
+	if (c->ring_fd >= 0 && c->ring_size + (off_t)len + 1 > PC_LOG_RUN_CAP) {
+		close(c->ring_fd);
+		c->ring_fd = -1;
+		snprintf(old, sizeof old, "%s.1", path);
+		rename(path, old); /* the ring: NAME.log.1 is the older half */
+	}
+	if (c->ring_fd < 0) {
+		struct stat st;
+		c->ring_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		c->ring_size = c->ring_fd >= 0 && fstat(c->ring_fd, &st) == 0 ? st.st_size : 0;
+		if (c->ring_fd >= 0 && c->ring_size + (off_t)len + 1 > PC_LOG_RUN_CAP) {
+			close(c->ring_fd); /* a file of an earlier run, full: start the next half */
+			snprintf(old, sizeof old, "%s.1", path);
+			rename(path, old);
+			c->ring_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0640);
+			c->ring_size = 0;
+		}
+	}
+	if (c->ring_fd < 0)
+		return;
+	struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
+	if (writev(c->ring_fd, iov, 2) > 0) /* a full tmpfs must not stop the manager */
+		c->ring_size += (off_t)len + 1;
+}
+
+void pc_log_line(const struct pc_sup *s, struct pc_ctr *c, const char *line, size_t len, bool persist)
 {
 	char dir[PC_PATH_MAX + 16];
 	snprintf(dir, sizeof dir, "%s/logs", s->run_dir);
-	append_capped(dir, name, line, len, PC_LOG_RUN_CAP);
+	ring_append(dir, c, line, len);
 	if (persist && s->data_logs[0])
-		append_capped(s->data_logs, name, line, len, PC_LOG_DATA_CAP);
+		append_capped(s->data_logs, c->cfg->name, line, len, PC_LOG_DATA_CAP);
+}
+
+void pc_log_close(struct pc_ctr *c)
+{
+	if (c->ring_fd >= 0)
+		close(c->ring_fd);
+	c->ring_fd = -1;
 }

@@ -24,8 +24,10 @@ int pc_control_pollfds(struct pollfd *fds);
 void pc_control_events(struct pc_sup *s, bool listen_ready, const struct pollfd *fds, int n);
 /* The earliest client deadline (LLONG_MAX: none). */
 long long pc_control_deadline(void);
-/* Append one output line of a container to its logs (run dir ring, and /data when mounted). */
-/* A container's output line into its /run ring, and with persist into /data's too. */
-void pc_log_line(const struct pc_sup *s, const char *name, const char *line, size_t len, bool persist);
+/* A container's output line into its /run ring (its file kept open: a flood costs one write per
+ * line), and with persist into /data's too (/data when mounted). */
+void pc_log_line(const struct pc_sup *s, struct pc_ctr *c, const char *line, size_t len, bool persist);
+/* Close a container's /run ring file (it is gone from the manifest). */
+void pc_log_close(struct pc_ctr *c);
 
 #endif

@@ -85,7 +85,7 @@ void pc_sup_init(struct pc_sup *s, const struct pc_manifest *m, const char *run_
 		struct pc_ctr *c = &s->c[i];
 		memset(c, 0, sizeof *c);
 		c->cfg = &m->c[i];
-		c->out_fd = -1;
+		c->out_fd = c->ring_fd = -1;
 		pc_crashloop_init(&c->loop, c->cfg->crash_restarts, c->cfg->crash_window);
 	}
 }
@@ -141,9 +141,13 @@ static bool budget(struct pc_ctr *c)
 	return false;
 }
 
-/* The count of lines left out, once the flood has stopped for a second (or the next line shown). */
+/* The count of lines left out: once the flood has stopped for a second, and during a long one
+ * with a shown line every NOTICE_MS. */
+#define NOTICE_MS 10000
+
 static void flush_dropped(struct pc_ctr *c)
 {
+	c->notice_ms = pc_now_ms();
 	char buf[PC_NAME_MAX * 2 + 96];
 	int n = snprintf(buf, sizeof buf, "[%s] (%u lines not shown: more than %d a second; pycmctl logs %s)\n",
 			 c->cfg->name, c->dropped, CONSOLE_RATE, c->cfg->name);
@@ -157,10 +161,10 @@ static void emit(struct pc_ctr *c)
 {
 	bool show = budget(c);
 	if (g_sup)
-		pc_log_line(g_sup, c->cfg->name, c->line, c->linelen, show);
+		pc_log_line(g_sup, c, c->line, c->linelen, show);
 	if (show) {
 		char buf[sizeof c->line + PC_NAME_MAX + 8];
-		if (c->dropped)
+		if (c->dropped && pc_now_ms() - c->notice_ms >= NOTICE_MS)
 			flush_dropped(c);
 		int n = snprintf(buf, sizeof buf, "[%s] %.*s\n", c->cfg->name, (int)c->linelen, c->line);
 		if (write(STDOUT_FILENO, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1)) < 0) {
@@ -170,10 +174,15 @@ static void emit(struct pc_ctr *c)
 	c->linelen = 0;
 }
 
-static void read_output(struct pc_ctr *c)
+/* At most READ_BURST reads per container and turn of the main loop: a container writing without
+ * pause must not keep PID 1 from everything else (the watchdog first); it is held back by its full
+ * pipe instead. Returns true when more may be waiting. */
+#define READ_BURST 16
+
+static bool read_output(struct pc_ctr *c)
 {
 	char buf[4096];
-	for (;;) {
+	for (int burst = 0; burst < READ_BURST; burst++) {
 		ssize_t n = read(c->out_fd, buf, sizeof buf);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -184,7 +193,7 @@ static void read_output(struct pc_ctr *c)
 				close(c->out_fd);
 				c->out_fd = -1;
 			}
-			return;
+			return false;
 		}
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n' || c->linelen == sizeof c->line)
@@ -193,6 +202,7 @@ static void read_output(struct pc_ctr *c)
 				c->line[c->linelen++] = buf[i];
 		}
 	}
+	return true;
 }
 
 /* ------------------------------------------------------------------ start, health, exit */
@@ -403,8 +413,9 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	long long now = pc_now_ms();
 
-	if (c->out_fd >= 0)
-		read_output(c);
+	/* what it wrote before it exited (bounded: a writer it left behind may still be going) */
+	for (int i = 0; i < 64 && c->out_fd >= 0 && read_output(c); i++)
+		;
 	if (c->out_fd >= 0) {
 		close(c->out_fd);
 		c->out_fd = -1;

@@ -33,6 +33,9 @@ struct pc_ctr {
 	int budget;           /* lines it may still put on the console and /data now (a token bucket) */
 	long long budget_ms;  /* when the budget was last refilled */
 	unsigned dropped;     /* lines kept off the console and /data since the last one shown */
+	long long notice_ms;  /* when the last count of those was shown */
+	int ring_fd;          /* its /run log ring, kept open (-1: closed) */
+	off_t ring_size;
 	struct pc_crashloop loop;
 };
 

@@ -374,6 +374,21 @@ def test_a_flood_of_output_is_rate_limited_on_the_console_and_data(pycm, dev):
     stop(p)
 
 
+def test_an_endless_flood_does_not_keep_pid1_from_its_other_work(pycm, dev):
+    """`yes` writes without pause: pycm reads a bounded amount per turn of its loop, so it still
+    starts and checks the other containers, commits the boot and answers pycmctl at once."""
+    dev.container("flood", "exec yes flood", required="false")
+    ready = dev.base / "b-ready"
+    dev.container("b", f"sleep 1; touch {ready}; exec sleep 60", health=f"ready-file {ready}")
+    p = dev.start(pycm, 20)
+    wait_for(p, "boot good (slot A)", 20)
+    for _ in range(3):
+        t = time.monotonic()
+        r = ctl(pycm, dev, "status")
+        assert r.returncode == 0 and time.monotonic() - t < 2, (r, time.monotonic() - t)
+    stop(p)
+
+
 def _app_config(bundle: Path) -> None:
     """A config.json as the generator writes an app container's: linux last, its resources last,
     their device rules last."""
