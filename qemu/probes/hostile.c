@@ -5,7 +5,7 @@
  *   probe NAME=ALLOWED [detail]          it worked: the test fails on it
  *
  * Modes: `hostile probe` runs every attempt; `hostile hog` allocates and touches memory until it
- * is killed (its cgroup's memory.max); `hostile mknod-read TYPE MAJOR MINOR` makes a node in /dev
+ * is killed (its cgroup's memory.max); `hostile bomb` forks until its pids limit and keeps trying; `hostile mknod-read TYPE MAJOR MINOR` makes a node in /dev
  * and reads from it. Built statically for the board with Debian's cross compiler.
  */
 #define _GNU_SOURCE
@@ -151,6 +151,22 @@ static void probe(void)
 	fflush(stdout);
 }
 
+/* a fork bomb that holds on: every child waits, the parent forks again whatever fork says */
+static void bomb(void)
+{
+	unsigned n = 0;
+	for (;;) {
+		pid_t pid = fork();
+		if (pid == 0)
+			for (;;)
+				pause();
+		if (pid > 0 && ++n % 128 == 0) {
+			printf("bomb: %u processes\n", n);
+			fflush(stdout);
+		}
+	}
+}
+
 static void hog(void)
 {
 	size_t total = 0;
@@ -173,10 +189,12 @@ int main(int argc, char **argv)
 		probe();
 	else if (argc >= 2 && !strcmp(argv[1], "hog"))
 		hog();
+	else if (argc >= 2 && !strcmp(argv[1], "bomb"))
+		bomb();
 	else if (argc == 5 && !strcmp(argv[1], "mknod-read"))
 		mknod_read(argv[2], argv[3][0], (unsigned)atoi(argv[4]), 0);
 	else {
-		fprintf(stderr, "usage: hostile probe | hog | mknod-read NAME TYPE MAJOR\n");
+		fprintf(stderr, "usage: hostile probe | hog | bomb | mknod-read NAME TYPE MAJOR\n");
 		return 2;
 	}
 	return 0;
