@@ -24,6 +24,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "pid1.h"
+#include "release.h"
 #include "store.h"
 
 #include <ctype.h>
@@ -161,7 +162,7 @@ static void file_value(int dirfd, const char *name, const char *key, char *val, 
 	key_value(text, key, val, size);
 }
 
-static void release_value(const char *key, char *val, size_t size)
+void pc_release_value(const char *key, char *val, size_t size)
 {
 	const char *path = getenv("PYCM_RELEASE") ? getenv("PYCM_RELEASE") : "/etc/pycontainers/release";
 	file_value(AT_FDCWD, path, key, val, size);
@@ -229,7 +230,7 @@ static void running_version(const char *root, const char *running, char *val, si
 {
 	char dir[PATH_MAX];
 	if (!strcmp(running, PC_FACTORY)) {
-		release_value("VERSION", val, size);
+		pc_release_value("VERSION", val, size);
 		return;
 	}
 	pc_fmt(dir, sizeof dir, "%s/%s", root, running);
@@ -358,7 +359,7 @@ static int bundle_info(const char *bundle, const char *fdpath, int fd, struct bu
 	out[0] = '\n';
 	if (capture(info, fd, out + 1, sizeof out - 1) != 0)
 		return fail("%s: refused: %s", bundle, last_line(out + 1));
-	release_value("COMPATIBLE", want, sizeof want - 8);
+	pc_release_value("COMPATIBLE", want, sizeof want - 8);
 	strcat(want, "-apps");
 	if (shell_value(out, "RAUC_MF_COMPATIBLE", bi->compat, sizeof bi->compat) < 0 || strcmp(bi->compat, want))
 		return fail("%s: compatible '%s' is not '%s': not an app bundle for this device", bundle, bi->compat, want);
@@ -589,7 +590,7 @@ int pc_rauc_pre_install_main(void)
 	}
 	file_value(fd, "manifest.raucm", "version", version, sizeof version);
 	close(fd);
-	release_value("VERSION", have, sizeof have);
+	pc_release_value("VERSION", have, sizeof have);
 	if (!*have || pc_version_cmp(version, have) >= 0) {
 		printf("pycm: system bundle version %s, running %s: installing\n", version, have);
 		return 0;

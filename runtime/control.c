@@ -78,13 +78,16 @@ static void status(const struct pc_sup *s, struct reply *r, bool json)
 	const char *boot = !s->boot_decided ? "pending" : s->boot_good ? "good" : "not-good";
 	static const char *phases[] = {"none", "staging", "switching", "trial", "rollback"};
 	int phase = s->upd.phase == UPD_TRIAL && s->upd.rollback ? 4 : (int)s->upd.phase;
+	bool dev_key = !strcmp(s->signing, "development");
 	if (json)
 		put(r, "{\"device\":\"%s\",\"slot\":\"%c\",\"boot\":\"%s\",\"revision\":\"%s\",\"update\":\"%s\","
-		    "\"containers\":[", s->m->device, s->slot ? s->slot : '-', boot, s->revision, phases[phase]);
+		    "\"signing\":\"%s\",\"containers\":[", s->m->device, s->slot ? s->slot : '-', boot, s->revision,
+		    phases[phase], s->signing);
 	else
-		put(r, "device %s, slot %c, boot %s, app revision %s%s%s\n%-20s %-8s %7s %8s\n", s->m->device,
+		put(r, "device %s, slot %c, boot %s, app revision %s%s%s%s\n%-20s %-8s %7s %8s\n", s->m->device,
 		    s->slot ? s->slot : '-', boot, s->revision, s->upd.phase ? ", update " : "",
-		    s->upd.phase ? phases[phase] : "", "NAME", "STATE", "PID", "RESTARTS");
+		    s->upd.phase ? phases[phase] : "", dev_key ? ", trusts a DEVELOPMENT signing key" : "", "NAME",
+		    "STATE", "PID", "RESTARTS");
 	for (int i = 0; i < s->m->ncontainers; i++) {
 		const struct pc_ctr *c = &s->c[i];
 		if (json)

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "pid1.h"
+#include "release.h"
 #include "store.h"
 #include "supervise.h"
 
@@ -136,6 +137,9 @@ int main(int argc, char **argv)
 		LOG("no rauc.slot= on the kernel command line: the boot will not be marked good");
 	static struct pc_sup sup;
 	pc_sup_init(&sup, &m, run_dir, slot);
+	pc_release_value("SIGNING", sup.signing, sizeof sup.signing);
+	if (!strcmp(sup.signing, "development"))
+		LOG("WARNING: this device trusts a DEVELOPMENT signing key (no update.signing): do not ship it");
 	sup.slot_manifest = manifest;
 	if (apps) {
 		snprintf(sup.apps, sizeof sup.apps, "%s", apps);

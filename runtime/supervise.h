@@ -79,6 +79,7 @@ struct pc_sup {
 	char apps[PC_PATH_MAX];         /* app store root, "" without /data */
 	const char *slot_manifest;      /* the slot's manifest (the factory revision) */
 	char revision[PC_PATH_MAX];     /* running revision: "factory" or "revisions/ID" */
+	char signing[16];               /* the release file's SIGNING: development, release or "" */
 	struct pc_update upd;
 	/* exit statuses of reaped processes that were nobody's known child yet: a container's init
 	 * that exits before its crun does is reparented to us and reaped before crun's exit tells

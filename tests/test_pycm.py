@@ -389,6 +389,21 @@ def test_an_endless_flood_does_not_keep_pid1_from_its_other_work(pycm, dev):
     stop(p)
 
 
+def test_a_device_that_trusts_a_development_key_says_so(pycm, dev):
+    import json
+
+    release = dev.base / "release"
+    release.write_text("NAME=test\nVERSION=1.0.0\nSIGNING=development\n")
+    dev.container("web", "exec sleep 60")
+    p = dev.start(pycm, 20, env={"PYCM_RELEASE": str(release)})
+    lines = wait_for(p, "boot good (slot A)")
+    assert "pycm: WARNING: this device trusts a DEVELOPMENT signing key (no update.signing): do not ship it" in lines
+    assert ctl(pycm, dev, "status").stdout.splitlines()[0] == \
+        "device test, slot A, boot good, app revision factory, trusts a DEVELOPMENT signing key"
+    assert json.loads(ctl(pycm, dev, "status", "--json").stdout)["signing"] == "development"
+    stop(p)
+
+
 def _app_config(bundle: Path) -> None:
     """A config.json as the generator writes an app container's: linux last, its resources last,
     their device rules last."""
