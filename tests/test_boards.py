@@ -37,14 +37,17 @@ def test_boards_lists_every_board_with_what_it_supports(run_cli, boards_dir):
     assert {l.split()[0] for l in lines[1:]} == set(BOARDS)
 
 
-def test_board_new_scaffolds_a_valid_board(run_cli, boards_dir):
-    code, out, err = run_cli("board", "new", "myboard", "--like", "qemuarm")
+def test_board_new_scaffolds_a_valid_board(run_cli, boards_dir, tmp_path):
+    code, out, err = run_cli("board", "new", "myboard", "--like", "qemuarm", "--dir", boards_dir)
     assert code == 0, err
     text = (boards_dir / "myboard.yml").read_text()
     assert text.startswith("# Board myboard, scaffolded from qemuarm") and "\nname: myboard\n" in text
     assert model.load_board(boards_dir / "myboard.yml").debian_arch == "armhf"
-    code, _, err = run_cli("board", "new", "myboard", "--like", "qemuarm")
+    code, _, err = run_cli("board", "new", "myboard", "--like", "qemuarm", "--dir", boards_dir)
     assert code == 2 and "already exists" in err
+    # outside a checkout (these boards are not one), the current directory: a device names it by path
+    assert run_cli("board", "new", "mine", "--like", "qemuarm64")[0] == 0
+    assert model.load_board(tmp_path / "mine.yml").name == "mine"
 
 
 def test_board_new_refuses_bad_names_and_unknown_templates(run_cli, boards_dir):

@@ -21,7 +21,10 @@ from .loader import LineDict, line_of, load_yaml, path_str
 
 FORMAT = 1
 SLOTS = ("A", "B")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The project's data, read from the package: share/ holds recipes/ (templates), conf/ (boards,
+# pins, Buildroot versions), runtime/ (the manager's sources) and meta-pycontainers/ (the static
+# Yocto layer). In a checkout they are links to the top-level directories; a wheel carries copies.
+PROJECT_ROOT = Path(__file__).resolve().parent / "share"
 BOARDS_DIR = PROJECT_ROOT / "conf" / "boards"
 ALIGN = units.MIB
 # The longest crash-loop window, in seconds: pycm refuses a longer one (PC_CRASH_WINDOW_MAX, sched.h).

@@ -1,4 +1,6 @@
-"""Board-support helpers: `board new NAME --like BOARD` scaffolds conf/boards/NAME.yml.
+"""Board-support helpers: `board new NAME --like BOARD [--dir DIR]` scaffolds DIR/NAME.yml (in a
+checkout of pycontainers: conf/boards/NAME.yml; installed: the current directory, and a device
+file names it by path, `board: boards/NAME.yml`).
 
 The new file is a copy of BOARD's with the name changed and a header saying which fields each
 backend reads; it is validated before it is written. Then boot a device on it with
@@ -33,12 +35,16 @@ def setup(p):
     new = sub.add_parser("new", help="scaffold conf/boards/NAME.yml from an existing board")
     new.add_argument("name", metavar="NAME")
     new.add_argument("--like", required=True, metavar="BOARD", help=f"board to start from ({', '.join(available_boards())})")
+    new.add_argument("--dir", type=Path, metavar="DIR",
+                     help="where to write NAME.yml (default: conf/boards of a checkout, else the current directory)")
 
 
 def run(args):
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", args.name):
         raise UserError(f"board name {args.name!r}: use lower-case letters, digits and '-', at most 32 characters")
-    src, dest = BOARDS_DIR / f"{args.like}.yml", BOARDS_DIR / f"{args.name}.yml"
+    # a checkout's conf/ is a link into it (model.PROJECT_ROOT); an installed package's is not ours to write
+    where = args.dir or (BOARDS_DIR if BOARDS_DIR.parent.is_symlink() else Path("."))
+    src, dest = BOARDS_DIR / f"{args.like}.yml", where / f"{args.name}.yml"
     if not src.is_file():
         raise UserError(f"--like {args.like}: no such board; known: {', '.join(available_boards())}")
     if dest.exists():
