@@ -90,6 +90,18 @@ def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
     return r
 
 
+def as_root(cmd: list[str]) -> list[str]:
+    """cmd run so that the files it packs belong to root in the image: as root, as it is; as an
+    ordinary user, under fakeroot, which shows the user's own files as root's (what Buildroot
+    does for its filesystems; Yocto has pseudo). Nothing needs root to build an image."""
+    if os.geteuid() == 0:
+        return cmd
+    if not shutil.which("fakeroot"):
+        raise UserError("fakeroot is needed to build images as an ordinary user (the files of the slot belong to "
+                        "root): apt-get install fakeroot")
+    return ["fakeroot", *cmd]
+
+
 def tree_size(root: Path) -> int:
     """Bytes a tree takes in ext4: files rounded up to 4 KiB blocks, plus one inode-ish block
     per entry."""
@@ -371,9 +383,9 @@ class DebianBuild:
         _run(["mkenvimage", "-s", hex(storage.env_blob_size), "-o", str(inputs / "uboot-env.img"),
               str(self.contract / "uboot-env.txt")], "making the boot-state env (mkenvimage)")
         slot = storage.slots[0]
-        _run(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-L", "rootfs",
+        _run(as_root(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-L", "rootfs",
               "-U", _uuid(self.device.name + self.device.version), "-E", f"root_owner=0:0,hash_seed={_uuid(self.device.name)}",
-              "-d", str(root), str(inputs / slot.image), f"{slot.size // 1024}k"],
+              "-d", str(root), str(inputs / slot.image), f"{slot.size // 1024}k"]),
              "making the slot filesystem (mke2fs)", env=env)
 
     def disk(self, inputs: Path, dest: Path) -> None:
@@ -382,8 +394,8 @@ class DebianBuild:
             shutil.rmtree(d, ignore_errors=True)
         rootpath.mkdir(parents=True)
         env = dict(os.environ, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, E2FSPROGS_FAKE_TIME=SOURCE_DATE_EPOCH)
-        _run(["genimage", "--config", str(self.contract / "genimage.cfg"), "--inputpath", str(inputs),
-              "--outputpath", str(dest), "--rootpath", str(rootpath), "--tmppath", str(tmp)],
+        _run(as_root(["genimage", "--config", str(self.contract / "genimage.cfg"), "--inputpath", str(inputs),
+              "--outputpath", str(dest), "--rootpath", str(rootpath), "--tmppath", str(tmp)]),
              "assembling the disk (genimage)", env=env)
         for name in ("boot.vfat", "data.ext4"):  # intermediate images; disk.img holds them
             (dest / name).unlink(missing_ok=True)
