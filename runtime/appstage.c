@@ -282,13 +282,16 @@ static int check_volume(const struct pc_manifest *slot, const struct pc_containe
 		     : 0;
 }
 
-/* Role host containers are the slot's, with the same section, unless the slot allows otherwise. */
+/* Role host containers are the slot's, with the same section, unless the slot allows otherwise
+ * (the slot's services, which the composed manifest keeps, are no containers). */
 static int check_hosts(const struct pc_manifest *slot, const struct pc_manifest *next)
 {
 	if (slot->apps_may_change_host)
 		return 0;
 	for (int j = 0; j < next->ncontainers; j++) {
 		const struct pc_container *c = &next->c[j];
+		if (c->service)
+			continue;
 		int i = pc_manifest_find(slot, c->name);
 		bool host_there = i >= 0 && slot->c[i].role == ROLE_HOST && !slot->c[i].service;
 		if (c->role == ROLE_HOST && !host_there)
@@ -333,7 +336,7 @@ static int check_host_content(const struct pc_manifest *slot, const struct pc_ma
 	char a[65], b[65];
 	for (int j = 0; j < next->ncontainers && !slot->apps_may_change_host; j++) {
 		int i = pc_manifest_find(slot, next->c[j].name);
-		if (next->c[j].role != ROLE_HOST || i < 0)
+		if (next->c[j].service || next->c[j].role != ROLE_HOST || i < 0 || slot->c[i].service)
 			continue;
 		if (pc_tree_digest(slot->c[i].bundle, a, &err) < 0 || pc_tree_digest(next->c[j].bundle, b, &err) < 0)
 			return fail("%s", err.msg);

@@ -48,8 +48,9 @@ def file_entry(rel: str, data: bytes, mode: int = 0o644) -> str:
 
 
 class AppDevice(Device):
-    """A Device with an app store: a host container and two app containers (app, db) in the slot,
-    a release file, rauc with the test keyring, and bundles made against it."""
+    """A Device with an app store: a host service (as every image has: the D-Bus bus, rauc), a
+    host container and two app containers (app, db) in the slot, a release file, rauc with the
+    test keyring, and bundles made against it."""
 
     def __init__(self, base: Path, volumes: bool = True):
         super().__init__(base)
@@ -59,6 +60,7 @@ class AppDevice(Device):
         self.outside = base / "outside"  # where the attacks aim
         self.outside.mkdir()
         (self.outside / "keep").write_text("keep\n")
+        self.service("bus", "/bin/sleep 60")
         self.container("host", RUN.decode(), role="host")
         self.container("app", RUN.decode(), **({"volumes": "/data/volumes/app"} if volumes else {}))
         self.container("db", RUN.decode(), required="false", **({"volumes": "/data/volumes/db"} if volumes else {}))
