@@ -12,6 +12,7 @@ reason, nothing is made outside the app store (a snapshot of the tree around it)
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -130,8 +131,10 @@ class AppDevice(Device):
 
 def app_config(name: str = "app", change=None, **fields) -> bytes:
     """config.json of app container `name` as the generator writes it (contract.oci_config of the
-    policy's reference app with `fields` replaced), then change(config) applied to the dict."""
-    config = contract.oci_config(dataclasses.replace(contract.REFERENCE_APP, name=name, **fields), ARCH)
+    policy's reference app with `fields` replaced), then change(config) applied to a copy (the
+    config shares the contract's lists: capabilities, seccomp filter, paths)."""
+    app = dataclasses.replace(contract.REFERENCE_APP, name=name, **fields)
+    config = copy.deepcopy(contract.oci_config(app, ARCH))
     if change:
         change(config)
     return (json.dumps(config, indent=2) + "\n").encode()
@@ -360,7 +363,8 @@ CONFIG_CASES = {
 # name -> (the app's config.json text made from the generator's, what the refusal says after
 # "container app: config.json:LINE:COL: "): JSON that crun's parser might read otherwise than the check
 TEXT_CASES = {
-    "duplicate-key": (lambda t: t.replace(b'"noNewPrivileges": true', b'"noNewPrivileges": true, "noNewPrivileges": false'),
+    "duplicate-key": (lambda t: t.replace(b'"noNewPrivileges": true',
+                                          b'"noNewPrivileges": true, "noNewPrivileges": false'),
                       "duplicate key noNewPrivileges"),
     "escaped-key": (lambda t: t.replace(b'"ociVersion"', b'"hook\\u0073": {}, "ociVersion"'), None),
     "trailing-garbage": (lambda t: t + b"}", "'}' after the value"),
@@ -442,7 +446,8 @@ def test_without_the_app_policy_the_device_takes_no_app_bundle(pycm, tmp_path):
     (tmp_path / "app-policy.json").unlink()
     body, manifest, blobs = dev.good(RID)
     code, answer = dev.stage(pycm, dev.bundle("good", RID, body, manifest, blobs + [RUN]))
-    assert code == 1 and f"app policy {tmp_path}/app-policy.json: cannot open: No such file or directory" in answer, answer
+    assert code == 1, answer
+    assert f"app policy {tmp_path}/app-policy.json: cannot open: No such file or directory" in answer, answer
     assert not list((dev.store / "revisions").iterdir())
 
 
