@@ -153,8 +153,16 @@ def _sees(m: Machine) -> tuple[str, str]:
     return rev, seen.group(1) if seen else "-"
 
 
-def _update(m: Machine, release: str, timeout: float = 120) -> tuple[int, str]:
-    return m.run(f"pycmctl app-update /run/update/v{release}.raucb", timeout)
+def _update(m: Machine, release: str, timeout: float = 120, option: str = "") -> tuple[int, str]:
+    return m.run(f"pycmctl app-update{option} /run/update/v{release}.raucb", timeout)
+
+
+CYCLE = ["2", "3", "4"]  # the power-cut trials update round these releases
+
+
+def _downgrade(old: str, new: str) -> str:
+    """4 -> 2 goes back to an older version (1.4.0 -> 1.2.0): anti-rollback wants it said."""
+    return " --allow-downgrade" if old in CYCLE and CYCLE.index(new) < CYCLE.index(old) else ""
 
 
 def _machine(appdemo, tmp_path) -> Machine:
@@ -280,7 +288,7 @@ def test_power_cuts_during_app_updates(appdemo, tmp_path):
     One Machine throughout: each trial starts where the one before ended."""
     revisions = appdemo[3]
     version = {rev: rel for rel, rev in revisions.items()}
-    cycle = ["2", "3", "4"]
+    cycle = CYCLE
     rng = random.Random(SEED)
     trials, failed = [], []
     with _machine(appdemo, tmp_path) as m:
@@ -300,9 +308,7 @@ def test_power_cuts_during_app_updates(appdemo, tmp_path):
             old = running
             new = cycle[(cycle.index(old) + 1) % len(cycle)] if old in cycle else "2"
             before = len(m.output())
-            # 4 -> 2 goes back to an older version (1.4.0 -> 1.2.0): anti-rollback wants it said
-            downgrade = " --allow-downgrade" if old in cycle and cycle.index(new) < cycle.index(old) else ""
-            m.proc.sendline(f"pycmctl app-update{downgrade} /run/update/v{new}.raucb")
+            m.proc.sendline(f"pycmctl app-update{_downgrade(old, new)} /run/update/v{new}.raucb")
             if i % 4 == 3:
                 marker = CUT_AT[(i // 4) % len(CUT_AT)]
                 m.expect(re.escape(marker), 60)
@@ -330,7 +336,7 @@ def test_power_cuts_during_app_updates(appdemo, tmp_path):
                     why = f"runs {rev} (release {booted}), sees {sees}, store: {text.strip()[-300:]}"
                 else:
                     following = cycle[(cycle.index(booted) + 1) % len(cycle)]
-                    rc, text = _update(m, following)
+                    rc, text = _update(m, following, option=_downgrade(booted, following))
                     ok = rc == 0 and f"committed {revisions[following]}" in text and _sees(m)[1] == following
                     why = "" if ok else f"the following update to {following} failed: {text.strip()[-300:]}"
                     running = following

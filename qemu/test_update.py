@@ -122,6 +122,8 @@ def _make_bundle(kind: str, device, out: Path, where: Path, make) -> Path:
         else:  # no manager: the initramfs /init finds nothing to switch_root to and reboots
             _debugfs(broken, "rm /sbin/pycm")
         return pack_bundle(manifest, broken, image.name, keys.cert, keys.key, path)
+    if kind == "older":  # the device file's system, an older version than the image's 1.0.0
+        return build_bundle(device, out, "0.9.0", path)
     variant = VARIANTS[kind](device)
     return build_bundle(variant, out, f"2.0.0-{kind}", path)
 
@@ -261,6 +263,34 @@ def test_bad_bundle_is_refused_and_nothing_changes(kind, dev, make_bundle, tmp_p
         assert env_now(m) == before
         rc, after = m.run("sha256sum /dev/disk/by-partlabel/rootfs_b")
         assert re.findall(r"[0-9a-f]{64}", after) == re.findall(r"[0-9a-f]{64}", slot_b)  # slot B untouched
+        m.power_cut()
+
+
+def test_an_older_system_bundle_is_refused_unless_allowed(dev, make_bundle, tmp_path):
+    """Anti-rollback of system bundles with the real `rauc install`: RAUC's pre-install handler
+    (pycm, system.conf [handlers]) refuses a bundle older than the running system before anything
+    is written; `pycmctl system-update --allow-downgrade` installs it, and the device boots it."""
+    device, out = dev
+    with Machine(device.board, out / "image" / "disk.img", tmp_path / "run",
+                 extra_disks=(update_disk(tmp_path, update=make_bundle("older")),)) as m:
+        boot_committed_a(m, device)
+        before = env_now(m)
+        rc, slot_b = m.run("sha256sum /dev/disk/by-partlabel/rootfs_b")
+        rc, text, _ = install_from_disk(m)
+        assert rc != 0 and "system bundle version 0.9.0 is older than the running 1.0.0: refused" in text, text
+        assert env_now(m) == before
+        rc, after = m.run("sha256sum /dev/disk/by-partlabel/rootfs_b")
+        assert re.findall(r"[0-9a-f]{64}", after) == re.findall(r"[0-9a-f]{64}", slot_b)  # slot B untouched
+        rc, text = m.run("pycmctl system-update /run/update/update.raucb", 120)  # pycmctl without the option
+        assert rc != 0 and "older than the running 1.0.0" in text, text
+        rc, text = m.run("pycmctl system-update --allow-downgrade /run/update/update.raucb; echo rc=$?; "
+                         "ls /run/pycm", 180)
+        assert "rc=0" in text and "allow-downgrade" not in text.split("rc=0")[1], text  # the marker is gone
+        assert env_now(m)["BOOT_ORDER"] == "B A"
+        m.proc.sendline("reboot")
+        assert "slot B chosen" in m.wait_boot(names(device)).format()
+        rc, text = m.run("grep VERSION= /etc/pycontainers/release; sha256sum -c /data/keep.sha256")
+        assert rc == 0 and "VERSION=0.9.0" in text and "keep.bin: OK" in text, text
         m.power_cut()
 
 

@@ -8,7 +8,9 @@
  * the running revision REV's unless --allow-downgrade); the space it needs must be free on /data
  * (nothing written otherwise); `rauc extract` (signature and payload verified again) into
  * ROOT/staging, whose manifest.raucm must say what rauc info said; what the revision may set is
- * checked (check_manifest), then ROOT/revisions/ID is built. Then compare the target's container
+ * checked (check_manifest), then ROOT/revisions/ID is built, and its host containers' files and
+ * its app containers' configs are checked (check_built: the app policy beside SLOT_MANIFEST,
+ * policy.c); a revision refused then is removed again with its blobs. Then compare the target's container
  * bundles with the running ones (NAME=BUNDLE) and answer on fd 3:
  *
  *   target revisions/ID | factory
@@ -24,6 +26,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "pid1.h"
+#include "policy.h"
 #include "release.h"
 #include "store.h"
 
@@ -280,13 +283,16 @@ static int check_volume(const struct pc_manifest *slot, const struct pc_containe
 		     : 0;
 }
 
-/* Role host containers are the slot's, with the same section, unless the slot allows otherwise. */
+/* Role host containers are the slot's, with the same section, unless the slot allows otherwise
+ * (the slot's services, which the composed manifest keeps, are no containers). */
 static int check_hosts(const struct pc_manifest *slot, const struct pc_manifest *next)
 {
 	if (slot->apps_may_change_host)
 		return 0;
 	for (int j = 0; j < next->ncontainers; j++) {
 		const struct pc_container *c = &next->c[j];
+		if (c->service)
+			continue;
 		int i = pc_manifest_find(slot, c->name);
 		bool host_there = i >= 0 && slot->c[i].role == ROLE_HOST && !slot->c[i].service;
 		if (c->role == ROLE_HOST && !host_there)
@@ -331,7 +337,7 @@ static int check_host_content(const struct pc_manifest *slot, const struct pc_ma
 	char a[65], b[65];
 	for (int j = 0; j < next->ncontainers && !slot->apps_may_change_host; j++) {
 		int i = pc_manifest_find(slot, next->c[j].name);
-		if (next->c[j].role != ROLE_HOST || i < 0)
+		if (next->c[j].service || next->c[j].role != ROLE_HOST || i < 0 || slot->c[i].service)
 			continue;
 		if (pc_tree_digest(slot->c[i].bundle, a, &err) < 0 || pc_tree_digest(next->c[j].bundle, b, &err) < 0)
 			return fail("%s", err.msg);
@@ -467,10 +473,25 @@ static int stage_bundle(struct stage *st, const char *running, bool allow_downgr
 	return rc;
 }
 
-/* Refuse a revision whose host container's files are not the slot's: the new revision goes again. */
+/* Every app container's config.json and rootfs as the slot's app policy allows (policy.c). */
+static int check_configs(const char *slot, const struct pc_manifest *next)
+{
+	static struct pc_policy pol;
+	struct pc_err err;
+	char path[PATH_MAX];
+	if (pc_policy_path(slot, path, sizeof path) < 0)
+		return fail("app policy beside %s: path too long", slot);
+	int rc = pc_policy_load(path, &pol, &err) < 0 || pc_policy_check_manifest(&pol, next, &err) < 0;
+	pc_policy_free(&pol);
+	return rc ? fail("%s", err.msg) : 0;
+}
+
+/* Refuse a revision whose host container's files are not the slot's, or whose app containers'
+ * configs the app policy refuses: a revision this staging made goes again, with the blobs only it
+ * linked to. */
 static int check_built(const struct stage *st, const struct pc_manifest *next, const char *target)
 {
-	if (check_host_content(st->factory, next) == 0)
+	if (check_host_content(st->factory, next) == 0 && check_configs(st->slot, next) == 0)
 		return 0;
 	if (st->made) {
 		char path[PATH_MAX], gone[PATH_MAX + 8];
@@ -478,6 +499,7 @@ static int check_built(const struct stage *st, const struct pc_manifest *next, c
 		pc_fmt(gone, sizeof gone, "%s.gc", path);
 		if (rename(path, gone) == 0)
 			pc_rmtree(gone);
+		pc_store_gc_blobs(st->root);
 	}
 	return 1;
 }

@@ -41,6 +41,21 @@ int pc_devices_resolve(const struct pc_container *cfg, struct pc_devjson *j, str
 	return 0;
 }
 
+int pc_devices_splice(const char *text, const char **at, const char **last)
+{
+	/* after `"linux": {`, and before the `]` that closes the file's last array,
+	 * linux.resources.devices, which only the closing braces of the three objects follow */
+	const char *lx = strstr(text, "\"linux\": {");
+	*last = strrchr(text, ']');
+	int braces = 0;
+	for (const char *t = *last ? *last + 1 : text; *t; t++)
+		braces += *t == '}' ? 1 : (*t == ' ' || *t == '\n') ? 0 : 100;
+	if (!lx || !*last || *last < lx || braces != 3)
+		return -1;
+	*at = lx + strlen("\"linux\": {");
+	return 0;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -75,18 +90,11 @@ int pc_devices_config(const char *bundle, const char *out, const struct pc_devjs
 		return pc_error(err, text ? errno : ENOMEM, "read %s", path);
 	}
 	text[len] = '\0';
-	/* where the entries go: after `"linux": {`, and before the `]` that closes the file's last
-	 * array, linux.resources.devices, which only the closing braces of the three objects follow */
-	char *lx = strstr(text, "\"linux\": {");
-	char *last = strrchr(text, ']');
-	int braces = 0;
-	for (const char *t = last ? last + 1 : text; *t; t++)
-		braces += *t == '}' ? 1 : (*t == ' ' || *t == '\n') ? 0 : 100;
-	if (!lx || !last || last < lx || braces != 3) {
+	const char *at, *last;
+	if (pc_devices_splice(text, &at, &last) < 0) {
 		free(text);
 		return pc_error(err, 0, "%s does not end with linux.resources.devices (not a pycontainers app config)", path);
 	}
-	char *at = lx + strlen("\"linux\": {");
 	char tmp[PC_PATH_MAX + 16];
 	pc_fmt(tmp, sizeof tmp, "%s.tmp", out);
 	int o = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -87,7 +87,7 @@ int pc_rmtree(const char *path)
 
 /* The whole content of a regular file (NUL-terminated; *len without it). flags: O_NOFOLLOW for
  * anything under the store, 0 for the slot's configuration. */
-static char *read_text_at(int dirfd, const char *name, int flags, size_t max, size_t *len, struct pc_err *err)
+char *pc_read_file_at(int dirfd, const char *name, int flags, size_t max, size_t *len, struct pc_err *err)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
 	struct stat st;
@@ -118,7 +118,7 @@ static char *read_text_at(int dirfd, const char *name, int flags, size_t max, si
 
 static char *read_text(const char *path, int flags, size_t max, struct pc_err *err)
 {
-	return read_text_at(AT_FDCWD, path, flags, max, NULL, err);
+	return pc_read_file_at(AT_FDCWD, path, flags, max, NULL, err);
 }
 
 /* Create NAME in dirfd (it must not exist) with data, fsynced. */
@@ -342,6 +342,18 @@ static long long gc_blobs(int blobs)
 	}
 	free_names(names);
 	fsync(blobs);
+	return freed;
+}
+
+long long pc_store_gc_blobs(const char *root)
+{
+	char path[PATH_MAX];
+	pc_fmt(path, sizeof path, "%s/blobs", root);
+	int blobs = open(path, DIR_FLAGS);
+	if (blobs < 0)
+		return 0;
+	long long freed = gc_blobs(blobs);
+	close(blobs);
 	return freed;
 }
 
@@ -896,7 +908,7 @@ static int copy_meta(int staging, int tmp, const char *version, struct pc_err *e
 		return pc_error(err, 0, "version '%.32s': cannot be kept", version);
 	for (int i = 0; i < 2; i++) {
 		size_t len;
-		char *data = read_text_at(staging, names[i], O_NOFOLLOW, REVISION_MAX, &len, err);
+		char *data = pc_read_file_at(staging, names[i], O_NOFOLLOW, REVISION_MAX, &len, err);
 		if (!data || write_file_at(tmp, names[i], data, len, err) < 0) {
 			free(data);
 			return -1;
@@ -944,7 +956,7 @@ int pc_store_materialize(const char *root, const char *staging, const struct pc_
 		pc_error(err, errno, "open %s", staging);
 		goto out;
 	}
-	text = read_text_at(sfd, "revision", O_NOFOLLOW, REVISION_MAX, &len, err);
+	text = pc_read_file_at(sfd, "revision", O_NOFOLLOW, REVISION_MAX, &len, err);
 	if (!text || pc_listing_parse(text, len, rid, NULL, NULL, err) < 0) /* all checked before anything is made */
 		goto out;
 	if (expect && strcmp(rid, expect)) {
@@ -1110,7 +1122,7 @@ static void verify_revision(const char *root, const char *slot, const char *targ
 	pc_fmt(blobs, sizeof blobs, "%s/blobs", root);
 	c.blobs = open(blobs, DIR_FLAGS);
 	size_t len;
-	char *text = c.rev >= 0 ? read_text_at(c.rev, "revision", O_NOFOLLOW, REVISION_MAX, &len, &err) : NULL;
+	char *text = c.rev >= 0 ? pc_read_file_at(c.rev, "revision", O_NOFOLLOW, REVISION_MAX, &len, &err) : NULL;
 	struct stat st;
 	if (c.rev >= 0 && fstatat(c.rev, "version", &st, AT_SYMLINK_NOFOLLOW) == 0)
 		c.listed++;

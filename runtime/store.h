@@ -46,6 +46,12 @@ int pc_store_materialize(const char *root, const char *staging, const struct pc_
  * its name says; no staging or half-written leftovers. Problems one line each on out; returns
  * 0 when sound, 1 otherwise. */
 int pc_store_verify(const char *root, const char *slot, FILE *out);
+/* Blobs no revision links to (link count 1) removed; returns the bytes freed. */
+long long pc_store_gc_blobs(const char *root);
+/* A regular file NAME of dirfd (flags: O_NOFOLLOW...) of at most max bytes, NUL-terminated and
+ * malloc'd, its length in *len (unless NULL); NULL and "NAME: cannot open|not a regular file|larger
+ * than..." in err. */
+char *pc_read_file_at(int dirfd, const char *name, int flags, size_t max, size_t *len, struct pc_err *err);
 /* Remove a tree (no error when it does not exist), never following a link below path. */
 int pc_rmtree(const char *path);
 /* A pointer's target as it may be: "factory" or "revisions/" and 16 hex digits. */

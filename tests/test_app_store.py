@@ -2,7 +2,8 @@
 system bundles.
 
 The bundles are made with the host's real rauc and signed with the test key (tests/data/keys);
-their listings and manifests are written by hand, as an attacker holding a signing key would. Each
+their listings, manifests and container configs are written by hand, as an attacker holding a
+signing key would (the configs as the generator writes them, then changed: CONFIG_CASES). Each
 is applied to the host ASan/UBSan build of pycm (`pycm --app-stage`, the staging child pycm runs
 for `pycmctl app-update`; and end to end through pycm and pycmctl): each is refused with a one-line
 reason, nothing is made outside the app store (a snapshot of the tree around it), and
@@ -11,7 +12,10 @@ reason, nothing is made outside the app store (a snapshot of the tree around it)
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -22,11 +26,15 @@ import pytest
 
 from helpers import DATA
 from pycm_host import Device, ctl, stop, wait_for
+from pycontainers import contract
+from pycontainers.model import Volume
 
 CERT, KEY = DATA / "keys" / "development.cert.pem", DATA / "keys" / "development.key.pem"
 RUN = b"exec sleep 60\n"  # the run.sh of every container (the fake crun runs it)
 SECTION = {"required": "true", "restart": "always", "health": "none", "health-interval": "1",
            "health-timeout": "2", "health-retries": "2", "backoff": "0 0", "crash-loop": "5 60"}
+
+ARCH = "aarch64"  # the app policy's seccomp filter: the demo board's (any board's would do)
 
 pytestmark = pytest.mark.skipif(not shutil.which("rauc") and os.environ.get("CI") != "true",
                                 reason="rauc (host) missing: apt-get install rauc squashfs-tools")
@@ -41,15 +49,19 @@ def file_entry(rel: str, data: bytes, mode: int = 0o644) -> str:
 
 
 class AppDevice(Device):
-    """A Device with an app store: a host container and two app containers (app, db) in the slot,
-    a release file, rauc with the test keyring, and bundles made against it."""
+    """A Device with an app store: a host service (as every image has: the D-Bus bus, rauc), a
+    host container and two app containers (app, db) in the slot, a release file, rauc with the
+    test keyring, and bundles made against it."""
 
     def __init__(self, base: Path, volumes: bool = True):
         super().__init__(base)
+        # the slot's app policy, beside its manifest (contract.APP_POLICY_PATH)
+        (base / "app-policy.json").write_text(json.dumps(contract.app_policy(ARCH), indent=2) + "\n")
         self.store = base / "store"
         self.outside = base / "outside"  # where the attacks aim
         self.outside.mkdir()
         (self.outside / "keep").write_text("keep\n")
+        self.service("bus", "/bin/sleep 60")
         self.container("host", RUN.decode(), role="host")
         self.container("app", RUN.decode(), **({"volumes": "/data/volumes/app"} if volumes else {}))
         self.container("db", RUN.decode(), required="false", **({"volumes": "/data/volumes/db"} if volumes else {}))
@@ -65,12 +77,15 @@ class AppDevice(Device):
                 **{k.replace("_", "-"): v for k, v in keys.items()}}
         return f"[container {name}]\n" + "".join(f"{k} = {v}\n" for k, v in spec.items())
 
-    def good(self, rid: str, app: bytes = b"echo app 2; exec sleep 60\n") -> tuple[str, str, list[bytes]]:
+    def good(self, rid: str, app: bytes = b"echo app 2; exec sleep 60\n",
+             config: bytes | None = None) -> tuple[str, str, list[bytes]]:
         """(listing body, manifest, blobs) of a revision the device takes: the slot's host
-        container as it is, a new app."""
-        body = f"container host\n{file_entry('run.sh', RUN)}\ncontainer app\n{file_entry('run.sh', app)}\n"
+        container as it is, a new app with the config the generator writes (or `config`)."""
+        config = app_config() if config is None else config
+        body = (f"container host\n{file_entry('run.sh', RUN)}\ncontainer app\n{file_entry('config.json', config)}\n"
+                f"d\t0755\trootfs\n{file_entry('run.sh', app)}\n")
         manifest = self.section(rid, "host", "host") + self.section(rid, "app")
-        return body, manifest, [app]
+        return body, manifest, [app, config]
 
     def bundle(self, name: str, rid: str, body: str, manifest: str, blobs: list[bytes] = (), *,
                version: str = "1.1.0", compatible: str = "test-apps", description: str | None = None,
@@ -112,6 +127,17 @@ class AppDevice(Device):
                            text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
         assert r.returncode == 0, r.stdout
         return r.stdout
+
+
+def app_config(name: str = "app", change=None, **fields) -> bytes:
+    """config.json of app container `name` as the generator writes it (contract.oci_config of the
+    policy's reference app with `fields` replaced), then change(config) applied to a copy (the
+    config shares the contract's lists: capabilities, seccomp filter, paths)."""
+    app = dataclasses.replace(contract.REFERENCE_APP, name=name, **fields)
+    config = copy.deepcopy(contract.oci_config(app, ARCH))
+    if change:
+        change(config)
+    return (json.dumps(config, indent=2) + "\n").encode()
 
 
 def snapshot(base: Path, skip: Path) -> dict[str, tuple[int, int, str]]:
@@ -213,19 +239,216 @@ CASES = ["link-then-file", "link-then-dir", "link-then-fifo", "link-then-setuid-
          "volume-outside-data-volumes", "a-service-section", "other-device", "system-bundle", "downgrade"]
 
 
+def assert_refused(pycm: Path, dev: AppDevice, bundle: Path, found: list[str]) -> None:
+    """Staging bundle is refused with one line that says each of found; nothing is made outside
+    the store, nothing is left in it (no revision, no blob), and it verifies."""
+    dev.store.mkdir()
+    dev.write()
+    before = snapshot(dev.base, dev.store)
+    code, answer = dev.stage(pycm, bundle)
+    assert code == 1 and answer.startswith("error ") and answer.count("\n") == 1, answer
+    assert all(f in answer for f in found), answer
+    assert snapshot(dev.base, dev.store) == before
+    for left in ("revisions", "blobs"):
+        assert not (dev.store / left).exists() or not list((dev.store / left).iterdir()), left
+    assert "store OK: current factory" in dev.verify(pycm)
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_a_hostile_app_bundle_is_refused_and_nothing_is_made_outside_the_store(name, pycm, tmp_path):
     dev = AppDevice(tmp_path)
     bundle, reason = _case(dev, name)
-    dev.store.mkdir()
-    dev.write()
-    before = snapshot(tmp_path, dev.store)
-    code, answer = dev.stage(pycm, bundle)
-    assert code == 1 and answer.startswith("error ") and answer.count("\n") == 1, answer
-    assert reason in answer, answer
-    assert snapshot(tmp_path, dev.store) == before
-    assert not (dev.store / "revisions" / RID).exists() and not (dev.store / "revisions" / "fedcba9876543210").exists()
-    assert "store OK: current factory" in dev.verify(pycm)
+    assert_refused(pycm, dev, bundle, [reason])
+
+
+# ------------------------------------------------------------------ container configs (the app policy)
+
+def _set(path: str, value):
+    """A change of config: the key at dotted `path` set to value (None: removed)."""
+    def change(config: dict) -> None:
+        *parents, last = path.split(".")
+        d = config
+        for k in parents:
+            d = d[int(k)] if isinstance(d, list) else d[k]
+        key = int(last) if isinstance(d, list) else last
+        if value is None:
+            del d[key]
+        else:
+            d[key] = value
+    return change
+
+
+HOST_NS = [{"type": t} for t in ("network", "ipc", "uts", "mount", "cgroup")]
+BIND = {"type": "bind", "options": ["rbind", "rw"]}
+# name -> (the app's config.json: a change of the generator's, or bytes; the key the refusal names)
+CONFIG_CASES = {
+    "host-pid-namespace": (_set("linux.namespaces", HOST_NS),
+                           "linux.namespaces: no pid namespace (an app container has its own pid, network, ipc, "
+                           "uts, mount and cgroup namespaces)"),
+    "namespace-path": ((lambda c: c["linux"]["namespaces"][1].update(path="/proc/1/ns/net")),
+                       "linux.namespaces[1].path: not allowed in an app container"),
+    "user-namespace-added": ((lambda c: c["linux"]["namespaces"].append({"type": "user"})),
+                             "linux.namespaces[6]: user is not a namespace of the app policy"),
+    "cap-sys-admin": ((lambda c: c["process"]["capabilities"]["bounding"].append("CAP_SYS_ADMIN")),
+                      "process.capabilities.bounding: CAP_SYS_ADMIN is not an app capability"),
+    "ambient-cap-sys-module": (_set("process.capabilities.ambient", ["CAP_SYS_MODULE"]),
+                               "process.capabilities.ambient: CAP_SYS_MODULE is not an app capability"),
+    "no-new-privileges-false": (_set("process.noNewPrivileges", False),
+                                "process.noNewPrivileges: is not the app policy's (true)"),
+    "no-new-privileges-missing": (_set("process.noNewPrivileges", None), "process.noNewPrivileges: missing"),
+    "no-seccomp": (_set("linux.seccomp", None), "linux.seccomp: missing"),
+    "seccomp-allow-by-default": (_set("linux.seccomp.defaultAction", "SCMP_ACT_ALLOW"),
+                                 'linux.seccomp.defaultAction: is not the app policy\'s ("SCMP_ACT_ERRNO")'),
+    "seccomp-mount-allowed": ((lambda c: c["linux"]["seccomp"]["syscalls"].insert(
+        0, {"names": ["mount", "unshare", "setns"], "action": "SCMP_ACT_ALLOW"})),
+        "linux.seccomp.syscalls: is not the app policy's"),
+    "root-writable": (_set("root.readonly", False), "root.readonly: is not the app policy's (true)"),
+    "root-the-host": (_set("root.path", "/"), 'root.path: is not the app policy\'s ("rootfs")'),
+    "masked-kcore-dropped": ((lambda c: c["linux"]["maskedPaths"].remove("/proc/kcore")),
+                             "linux.maskedPaths: /proc/kcore is missing"),
+    "readonly-proc-sys-dropped": ((lambda c: c["linux"]["readonlyPaths"].remove("/proc/sys")),
+                                  "linux.readonlyPaths: /proc/sys is missing"),
+    "bind-of-root": ((lambda c: c["mounts"].append({"destination": "/host", "source": "/", **BIND})),
+                     "mounts[9]: source / is not a volume of container app"),
+    "bind-of-another-containers-volume": (
+        (lambda c: c["mounts"].append({"destination": "/db", "source": "/data/volumes/db", **BIND})),
+        "mounts[9]: source /data/volumes/db is not a volume of container app"),
+    "bind-of-the-app-store": (
+        (lambda c: c["mounts"].append({"destination": "/s", "source": "/data/pycontainers/apps", **BIND})),
+        "mounts[9]: source /data/pycontainers/apps is not a volume of container app"),
+    "volume-bind-with-suid": (
+        (lambda c: c["mounts"].append({"destination": "/v", "source": "/data/volumes/app", "type": "bind",
+                                          "options": ["rbind", "rw", "suid", "dev"]})),
+        "mounts[9].options: is not one of the app policy's volume mounts"),
+    "sysfs-writable": (_set("mounts.5.options", ["nosuid", "noexec", "nodev", "rw"]),
+                       'mounts[5].options[3]: is not the app policy\'s ("ro")'),
+    "host-dev-bound": (_set("mounts.1", {"destination": "/dev", "source": "/dev", **BIND}),
+                       'mounts[1].source: is not the app policy\'s ("tmpfs")'),
+    "proc-mount-dropped": ((lambda c: c["mounts"].pop(0)), "mounts[0].destination: is not the app policy's"),
+    "device-rule-allowing-everything": (_set("linux.resources.devices", [{"allow": True, "access": "rwm"}]),
+                                        "linux.resources.devices: is not the app policy's"),
+    "device-rule-for-the-disk": (
+        (lambda c: c["linux"]["resources"]["devices"].append(
+            {"allow": True, "type": "b", "major": 254, "minor": 0, "access": "rwm"})),
+        "linux.resources.devices: is not the app policy's"),
+    "linux-devices": (_set("linux.devices", [{"path": "/dev/vda", "type": "b", "major": 254, "minor": 0}]),
+                      "linux.devices: not allowed in an app container"),
+    "hooks": (_set("hooks", {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "id > /tmp/x"]}]}),
+              "hooks: not allowed in an app container"),
+    "sysctl": (_set("linux.sysctl", {"net.ipv4.ip_forward": "1"}), "linux.sysctl: not allowed in an app container"),
+    "uid-mappings": (_set("linux.uidMappings", [{"containerID": 0, "hostID": 0, "size": 65536}]),
+                     "linux.uidMappings: not allowed in an app container"),
+    "run-oci-annotation": (_set("annotations", {"run.oci.seccomp_fail_unknown_syscall": "1"}),
+                           "annotations: not allowed in an app container"),
+    "personality": (_set("linux.personality", {"domain": "LINUX32"}),
+                    "linux.personality: not allowed in an app container"),
+    "cgroups-path-of-the-root": (_set("linux.cgroupsPath", "/"), "linux.cgroupsPath: not allowed in an app container"),
+    "unified-memory-max": (_set("linux.resources.unified", {"memory.max": "max"}),
+                           "linux.resources.unified: not allowed in an app container"),
+    "no-memory-limit": (_set("linux.resources.memory", None), "linux.resources.memory: missing"),
+    "memory-limit-zero": (_set("linux.resources.memory.limit", 0),
+                          "linux.resources.memory.limit: 0 is not a positive integer"),
+    "memory-swap-unlimited": (_set("linux.resources.memory.swap", -1),
+                              "linux.resources.memory.swap: not allowed in an app container"),
+    "no-pids-limit": (_set("linux.resources.pids", None), "linux.resources.pids: missing"),
+    "rlimit-rtprio": ((lambda c: c["process"]["rlimits"].append({"type": "RLIMIT_RTPRIO", "hard": 99, "soft": 99})),
+                      "process.rlimits: is not the app policy's"),
+    "oom-score-adj": (_set("process.oomScoreAdj", -1000), "process.oomScoreAdj: not allowed in an app container"),
+    "additional-gids": (_set("process.user.additionalGids", [0, 6]),
+                        "process.user.additionalGids: not allowed in an app container"),
+    "user-not-the-manifests": (_set("process.user", {"uid": 1000, "gid": 1000}),
+                               "process.user: 1000:1000 is not the user of its manifest section (0:0)"),
+    "terminal": (_set("process.terminal", True), "process.terminal: is not the app policy's (false)"),
+}
+# name -> (the app's config.json text made from the generator's, what the refusal says after
+# "container app: config.json:LINE:COL: "): JSON that crun's parser might read otherwise than the check
+TEXT_CASES = {
+    "duplicate-key": (lambda t: t.replace(b'"noNewPrivileges": true',
+                                          b'"noNewPrivileges": true, "noNewPrivileges": false'),
+                      "duplicate key noNewPrivileges"),
+    "escaped-key": (lambda t: t.replace(b'"ociVersion"', b'"hook\\u0073": {}, "ociVersion"'), None),
+    "trailing-garbage": (lambda t: t + b"}", "'}' after the value"),
+    "not-utf8": (lambda t: t.replace(b'"cwd": "/"', b'"cwd": "/\xc0\xaf"'), "not UTF-8"),
+    "nul-escape": (lambda t: t.replace(b'"cwd": "/"', b'"cwd": "/\\u0000/etc"'), "\\u0000 in a string"),
+    "lone-surrogate": (lambda t: t.replace(b'"cwd": "/"', b'"cwd": "/\\ud800"'), "a lone surrogate"),
+    "comment": (lambda t: t.replace(b'"cwd": "/",', b'"cwd": "/", /* */'), "unexpected '/'"),
+    "trailing-comma": (lambda t: t.replace(b'"cwd": "/",', b'"cwd": "/",,'), "unexpected ','"),
+}
+# listing entries of the app container instead of the good config.json and rootfs
+LISTING_CASES = {
+    "no-config": ("d\t0755\trootfs\n", "config.json: cannot open: No such file or directory"),
+    "config-a-link-to-the-host-containers": (
+        "l\t/usr/share/pycontainers/containers/hostos/config.json\tconfig.json\nd\t0755\trootfs\n",
+        "config.json: not a regular file"),
+    "rootfs-a-link-to-the-hosts-root": ("CONFIG\nl\t/\trootfs\n", "rootfs: not a directory"),
+}
+
+
+def _config_case(dev: AppDevice, name: str) -> tuple[Path, list[str]]:
+    """The bundle of a case and what its refusal says."""
+    manifest = dev.section(RID, "host", "host") + dev.section(RID, "app", volumes="/data/volumes/app")
+    if name in LISTING_CASES:
+        entries, reason = LISTING_CASES[name]
+        config = app_config()
+        entries = entries.replace("CONFIG", file_entry("config.json", config))
+        body = f"container host\n{file_entry('run.sh', RUN)}\ncontainer app\n{entries}{file_entry('run.sh', RUN)}\n"
+        return dev.bundle(name, RID, body, manifest, [RUN, config]), [f"container app: {reason}"]
+    if name in TEXT_CASES:
+        change, reason = TEXT_CASES[name]
+        config = change(app_config())
+        found = ["container app: config.json:", reason or "hooks: not allowed in an app container"]
+    else:
+        change, reason = CONFIG_CASES[name]
+        config = app_config(change=change)
+        found = [f"container app: config.json: {reason}"]
+    body, _, blobs = dev.good(RID, config=config)
+    return dev.bundle(name, RID, body, manifest, blobs + [RUN]), found
+
+
+@pytest.mark.parametrize("name", [*CONFIG_CASES, *TEXT_CASES, *LISTING_CASES])
+def test_an_app_bundle_cannot_give_its_container_more_than_the_app_policy(name, pycm, tmp_path):
+    """Each config is refused with one line naming the container and the key, before the revision
+    is accepted: nothing is left in the store (the revision and its blobs are removed again),
+    nothing is made outside it, and the store verifies."""
+    dev = AppDevice(tmp_path)
+    assert_refused(pycm, dev, *_config_case(dev, name))
+
+
+def test_an_app_config_that_differs_where_the_policy_lets_it_is_taken(pycm, tmp_path):
+    """Other arguments, environment, working directory, user, limits (memory, pids, cpu), fewer
+    capabilities, more masked paths and its own volumes, read-only and read-write: taken."""
+    dev = AppDevice(tmp_path)
+    caps = ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]
+
+    def change(c: dict) -> None:
+        c["process"]["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps[1:]}
+        c["linux"]["maskedPaths"].append("/proc/cpuinfo")
+        c["linux"]["readonlyPaths"].append("/etc")
+    config = app_config(command=("/usr/bin/web", "--port", "80"), environment=(("MODE", "fast"), ("PATH", "/bin")),
+                        workdir="/srv", user=(1000, 1001),
+                        limits=contract.Limits(64 << 20, 0.5, 64),
+                        volumes=(Volume("app", "/var/lib/app", False), Volume("app-cache", "/cache", True)),
+                        change=change)
+    assert b'"uid=1000"' in config and b'"quota": 50000' in config and b'"rbind",\n        "ro"' in config
+    body, _, blobs = dev.good(RID, config=config)
+    manifest = dev.section(RID, "host", "host") + dev.section(RID, "app", user="1000:1001",
+                                                              volumes="/data/volumes/app /data/volumes/app-cache")
+    code, answer = dev.stage(pycm, dev.bundle("good", RID, body, manifest, blobs + [RUN]))
+    assert code == 0 and answer.splitlines()[0] == f"target revisions/{RID}", answer
+    assert (dev.store / "revisions" / RID / "app" / "config.json").read_bytes() == config
+    assert "store OK" in dev.verify(pycm)
+
+
+def test_without_the_app_policy_the_device_takes_no_app_bundle(pycm, tmp_path):
+    """A slot without its app policy (a backend that did not install it) refuses every app
+    bundle: the check fails closed."""
+    dev = AppDevice(tmp_path)
+    (tmp_path / "app-policy.json").unlink()
+    body, manifest, blobs = dev.good(RID)
+    code, answer = dev.stage(pycm, dev.bundle("good", RID, body, manifest, blobs + [RUN]))
+    assert code == 1, answer
+    assert f"app policy {tmp_path}/app-policy.json: cannot open: No such file or directory" in answer, answer
+    assert not list((dev.store / "revisions").iterdir())
 
 
 def test_the_good_bundle_of_the_hostile_ones_is_taken(pycm, tmp_path):
@@ -238,12 +461,17 @@ def test_the_good_bundle_of_the_hostile_ones_is_taken(pycm, tmp_path):
     assert (dev.store / "revisions" / RID / "version").read_text() == "version=1.1.0\n"
     assert (dev.store / "revisions" / RID / "app" / "run.sh").read_bytes() == b"echo app 2; exec sleep 60\n"
     assert "store OK" in dev.verify(pycm)
-    # apps-may-change-host: the device file lets app bundles change the host container
+    # apps-may-change-host: the device file lets app bundles change the host container (whose
+    # config the app policy does not govern: a host container's has every capability)
     dev.globals.append("apps-may-change-host = true")
     other = "fedcba9876543210"
-    body = f"container host\n{file_entry('run.sh', b'new host')}\ncontainer app\n{file_entry('run.sh', RUN)}\n"
+    host_config = (json.dumps(contract.oci_config(dataclasses.replace(contract.REFERENCE_APP, name="host", role="host"),
+                                                  ARCH)) + "\n").encode()
+    body = (f"container host\n{file_entry('config.json', host_config)}\n{file_entry('run.sh', b'new host')}\n"
+            f"container app\n{file_entry('config.json', app_config())}\nd\t0755\trootfs\n{file_entry('run.sh', RUN)}\n")
     manifest = dev.section(other, "host", "host", restart="never") + dev.section(other, "app")
-    code, answer = dev.stage(pycm, dev.bundle("host", other, body, manifest, [b"new host", RUN]))
+    code, answer = dev.stage(pycm, dev.bundle("host", other, body, manifest, [b"new host", RUN, host_config,
+                                                                              app_config()]))
     assert code == 0 and answer.startswith(f"target revisions/{other}\n"), answer
 
 

@@ -390,11 +390,28 @@ def test_device_layer_copies_the_contract(generated):
              "rauc/system.conf": "recipes-core/pycontainers-config/files/system.conf",
              "rauc/keyring.pem": "recipes-core/pycontainers-config/files/keyring.pem",
              "pycm/manifest": "recipes-core/pycontainers-config/files/manifest",
+             "app-policy.json": "recipes-core/pycontainers-config/files/app-policy.json",
              "initramfs/init": "recipes-core/initramfs/files/init",
              "containers/counter/config.json": "recipes-containers/demo-container-counter/files/config.json"}
     for contract, copy in pairs.items():
         assert (layer / copy).read_bytes() == (gen / "contract" / contract).read_bytes(), copy
     assert (layer / "recipes-core/initramfs/files/init").stat().st_mode & 0o111
+
+
+def test_pycontainers_config_installs_every_file_given_to_it_at_its_slot_path():
+    """Each contract file the device layer hands meta-pycontainers' pycontainers-config
+    (CONTRACT_FILES) is in its SRC_URI and installed at the contract's path in the slot."""
+    from pycontainers import contract
+    from pycontainers.yocto import CONTRACT_FILES
+    slot = {"pycm/manifest": contract.MANIFEST_PATH, "release": contract.RELEASE_PATH,
+            "app-policy.json": contract.APP_POLICY_PATH, "fw_env.config": contract.FW_ENV_CONFIG_PATH,
+            "dbus.conf": contract.DBUS_CONF_PATH}
+    given = {rel for rel, (_, recipe) in CONTRACT_FILES.items() if recipe == "pycontainers-config"}
+    assert given == set(slot)
+    bb = (ROOT / "meta-pycontainers/recipes-core/pycontainers-config/pycontainers-config.bb").read_text()
+    for rel in given:
+        name, dest = Path(rel).name, slot[rel].replace("/etc/", "${sysconfdir}/", 1)
+        assert f"file://{name}" in bb and f"install -m 0644 ${{S}}/{name} ${{D}}{dest}\n" in bb, rel
 
 
 def test_scarthgap_crun_append_is_scarthgap_only():

@@ -10,12 +10,16 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from .model import Container, Device
+from . import units
+from .model import APP_DEFAULT_MEMORY, APP_DEFAULT_PIDS, Container, Device, Health, ImageSource, Limits, Volume
 from .render import Tree
 
 # Paths inside the slot (docs/contract.md, "Slot contents").
 MANIFEST_PATH = "/etc/pycontainers/manifest"
 RELEASE_PATH = "/etc/pycontainers/release"
+# What an app bundle's container configs may be (app_policy): beside the manifest, where the staging
+# child of an app update reads it (runtime/policy.c)
+APP_POLICY_PATH = "/etc/pycontainers/app-policy.json"
 FW_ENV_CONFIG_PATH = "/etc/fw_env.config"
 RAUC_CONF_PATH = "/etc/rauc/system.conf"
 RAUC_KEYRING_PATH = "/etc/rauc/keyring.pem"
@@ -36,7 +40,7 @@ INITRAMFS_APPLETS = ("sh", "mount", "umount", "insmod", "switch_root", "sleep", 
                      "grep", "sed", "cat", "mkdir", "echo")
 CONTAINERS_DIR = "/usr/share/pycontainers/containers"  # one OCI bundle per container below it
 MOUNT_POINTS = ("proc", "sys", "dev", "run", "data", "tmp")
-SLOT_PATHS = {"manifest": MANIFEST_PATH, "release": RELEASE_PATH, "fw_env_config": FW_ENV_CONFIG_PATH,
+SLOT_PATHS = {"manifest": MANIFEST_PATH, "release": RELEASE_PATH, "app_policy": APP_POLICY_PATH, "fw_env_config": FW_ENV_CONFIG_PATH,
               "rauc_conf": RAUC_CONF_PATH, "rauc_keyring": RAUC_KEYRING_PATH, "initramfs": INITRAMFS_NAME,
               "pycm": PYCM_PATH, "crun": CRUN_PATH, "rauc_pre_install": RAUC_PRE_INSTALL_PATH}
 
@@ -53,6 +57,8 @@ FILES = {
     "initramfs/init": "contract/init.j2",
     "dbus.conf": "contract/dbus.conf.j2",
 }
+# Contract files written as data, not from a template (and containers/NAME/config.json).
+WRITTEN_FILES = ("rauc/keyring.pem", "app-policy.json")
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,11 @@ def _mount(dest: str, type_: str, source: str, options: list[str]) -> dict:
     return {"destination": dest, "type": type_, "source": source, "options": options}
 
 
+# The mount that belongs to the container's user: uid=UID, gid=GID appended to its options unless
+# the user is root (its ready file goes there).
+USER_MOUNT = "/run"
+
+
 def _mounts(c: Container) -> list[dict]:
     host = c.role == "host"
     mounts = [_mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"])]
@@ -176,13 +187,14 @@ def _mounts(c: Container) -> list[dict]:
             _mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
             _mount("/sys/fs/cgroup", "cgroup2", "cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"]),
         ]
-    # /run belongs to the command's user (its ready file goes there)
     owner = [f"uid={c.user[0]}", f"gid={c.user[1]}"] if c.user != (0, 0) else []
-    mounts += [_mount("/run", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=16m", *owner]),
+    mounts += [_mount(USER_MOUNT, "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=16m", *owner]),
                _mount("/tmp", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777", "size=16m"])]
-    mounts += [_mount(v.target, "bind", v.source, ["rbind", "ro" if v.readonly else "rw"])
-               for v in c.volumes]
-    return mounts
+    return mounts + [_volume_mount(v) for v in c.volumes]
+
+
+def _volume_mount(v: Volume) -> dict:
+    return _mount(v.target, "bind", v.source, ["rbind", "ro" if v.readonly else "rw"])
 
 
 def oci_config(c: Container, arch: str) -> dict:
@@ -227,6 +239,30 @@ def oci_config(c: Container, arch: str) -> dict:
     return config
 
 
+# The app container the app policy's reference config is made for: no volumes, root, the default
+# limits; what an app container's config may vary from it is the policy's rules (docs/contract.md,
+# "App config policy").
+REFERENCE_APP = Container(
+    name="app", role="app", image=ImageSource("packages"), command=("/bin/sh",),
+    environment=(("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),), workdir="/", volumes=(), restart="always",
+    backoff=(1, 30), crash_loop=(5, 60), depends_on=(), required=True, health=Health("none", "", 1, 5, 3),
+    limits=Limits(units.parse_size(APP_DEFAULT_MEMORY), None, APP_DEFAULT_PIDS))
+APP_POLICY_FORMAT = 1
+
+
+def app_policy(arch: str) -> dict:
+    """The app policy of a board of architecture `arch`: the reference config (oci_config of
+    REFERENCE_APP), the mount of the container's user and the two forms of a volume's bind mount.
+    The staging child of an app update checks every app container's config.json of a new revision
+    against it (runtime/policy.c), so a signed app bundle gets no more than this generator gives."""
+    return {
+        "pycontainers-app-policy": APP_POLICY_FORMAT,
+        "config": oci_config(REFERENCE_APP, arch),
+        "userMount": USER_MOUNT,
+        "volumeMounts": [_volume_mount(Volume("NAME", "/TARGET", ro)) for ro in (True, False)],
+    }
+
+
 def container_mount_points(c: Container) -> list[str]:
     """Directories that must exist in the (read-only) container rootfs for its mounts."""
     return sorted({m["destination"] for m in _mounts(c)})
@@ -240,6 +276,7 @@ def write_contract(device: Device, tree: Tree, keyring_pem: bytes, development_k
     for rel, template in FILES.items():
         tree.render(f"contract/{rel}", template, mode=0o755 if rel == "initramfs/init" else 0o644, **ctx)
     tree.write("contract/rauc/keyring.pem", keyring_pem)
+    tree.write("contract/app-policy.json", json.dumps(app_policy(device.board.arch), indent=2) + "\n")
     for cont in device.containers:
         tree.write(f"contract/containers/{cont.name}/config.json",
                    json.dumps(oci_config(cont, device.board.arch), indent=2) + "\n")

@@ -1,8 +1,11 @@
 /* Unit tests of pycm's pure parts: manifest parser, dependency checks, backoff, crash loop;
- * SHA-256 and the app store (in a temporary directory). */
+ * SHA-256 and the app store (in a temporary directory); the JSON parser and the app policy (with
+ * the golden demo's policy and configs, tests/golden/demo/contract: run from runtime/). */
 #include "bootstate.h"
+#include "json.h"
 #include "manifest.h"
 #include "pid1.h"
+#include "policy.h"
 #include "sched.h"
 #include "sha256.h"
 #include "store.h"
@@ -626,8 +629,304 @@ static void test_compose(void)
 	pc_rmtree(dir);
 }
 
+/* ------------------------------------------------------------------ JSON */
+
+static int json(const char *text, struct pc_json_doc *doc, struct pc_err *err)
+{
+	memset(err, 0, sizeof *err);
+	return pc_json_parse(text, strlen(text), "t.json", doc, err);
+}
+
+static void expect_json_error(const char *text, const char *msg)
+{
+	struct pc_json_doc doc;
+	struct pc_err err;
+	int rc = json(text, &doc, &err);
+	CHECK(rc == -1 && strstr(err.msg, msg));
+	if (rc == 0) {
+		fprintf(stderr, "  parsed: %s\n", text);
+		pc_json_free(&doc);
+	} else if (!strstr(err.msg, msg))
+		fprintf(stderr, "  %s: got '%s', want '%s'\n", text, err.msg, msg);
+}
+
+static void test_json(void)
+{
+	struct pc_json_doc doc, other;
+	struct pc_err err;
+	long long n;
+	CHECK(json(" {\"a\": [1, -2.5e3, \"x\\u00e9\\ud83d\\ude00\\n\", true, false, null, {}, []], \"b\": {\"c\": 0}}\n",
+		   &doc, &err) == 0);
+	const struct pc_json *a = pc_json_get(doc.root, "a");
+	CHECK(doc.root->type == PC_JSON_OBJECT && doc.root->n == 2 && a && a->type == PC_JSON_ARRAY && a->n == 8);
+	CHECK(a->child->type == PC_JSON_NUMBER && pc_json_int(a->child, 1, 1, &n) == 0 && n == 1);
+	CHECK(a->child->next->len == 6 && pc_json_int(a->child->next, LLONG_MIN, LLONG_MAX, &n) == -1);
+	const struct pc_json *s = a->child->next->next;
+	CHECK(s->type == PC_JSON_STRING && !strcmp(s->str, "x\xc3\xa9\xf0\x9f\x98\x80\n") && s->len == 8);
+	CHECK(s->next->type == PC_JSON_TRUE && s->next->next->type == PC_JSON_FALSE &&
+	      s->next->next->next->type == PC_JSON_NULL);
+	CHECK(a->start == 7 && a->key_start == 2 && doc.root->start == 1);
+	CHECK(pc_json_get(a, "x") == NULL && pc_json_get(doc.root, "c") == NULL);
+	CHECK(json("{\"b\": {\"c\": 0}, \"a\": [1, -2.5e3, \"x\\u00e9\\ud83d\\ude00\\n\", true, false, null, {}, []]}",
+		   &other, &err) == 0);
+	CHECK(pc_json_equal(doc.root, other.root)); /* members in another order */
+	pc_json_free(&other);
+	CHECK(json("{\"b\": {\"c\": 0}, \"a\": [1, -2.5E3, \"x\\u00e9\\ud83d\\ude00\\n\", true, false, null, {}, []]}",
+		   &other, &err) == 0);
+	CHECK(!pc_json_equal(doc.root, other.root)); /* numbers by their text */
+	pc_json_free(&other);
+	pc_json_free(&doc);
+	CHECK(json("-9223372036854775808", &doc, &err) == 0 && pc_json_int(doc.root, LLONG_MIN, 0, &n) == 0 &&
+	      n == LLONG_MIN);
+	pc_json_free(&doc);
+	CHECK(json("18446744073709551616", &doc, &err) == 0 && pc_json_int(doc.root, 0, LLONG_MAX, &n) == -1);
+	pc_json_free(&doc);
+	CHECK(json("9223372036854775808", &doc, &err) == 0 && pc_json_int(doc.root, 0, LLONG_MAX, &n) == -1);
+	pc_json_free(&doc);
+	/* what parsers read differently, or a C string cannot hold */
+	expect_json_error("{\"a\": 1, \"b\": 2,\n \"a\": 3}", "t.json:2:2: duplicate key a");
+	expect_json_error("{\"a\": {\"x\": 1, \"x\": 1}}", "duplicate key x");
+	expect_json_error("{\"\\u0061\": 1, \"a\": 2}", "duplicate key a");
+	expect_json_error("\"a\\u0000b\"", "t.json:1:3: \\u0000 in a string");
+	expect_json_error("\"\\ud800\"", "a lone surrogate");
+	expect_json_error("\"\\udc00\"", "a lone surrogate");
+	expect_json_error("\"\\ud800\\u0041\"", "a lone surrogate");
+	expect_json_error("\"\xc0\xaf\"", "not UTF-8");
+	expect_json_error("\"\xed\xa0\x80\"", "not UTF-8");     /* a surrogate in UTF-8 */
+	expect_json_error("\"\xf4\x90\x80\x80\"", "not UTF-8"); /* above U+10FFFF */
+	expect_json_error("\"\xe2\x82\"", "not UTF-8");
+	expect_json_error("\"\x80\"", "not UTF-8");
+	expect_json_error("\xef\xbb\xbf{}", "unexpected byte 0xef");
+	expect_json_error("\"a\tb\"", "control character 0x09");
+	expect_json_error("\"\\x\"", "unexpected 'x', expected an escape");
+	expect_json_error("\"\\u12\"", "4 hex digits");
+	expect_json_error("\"abc", "unexpected end, in a string");
+	expect_json_error("{\"a\": 1,}", "t.json:1:9: unexpected '}', expected a key");
+	expect_json_error("[1,]", "unexpected ']', expected a value");
+	expect_json_error("[1 2]", "expected ',' or ']'");
+	expect_json_error("{\"a\" 1}", "expected ':'");
+	expect_json_error("{'a': 1}", "expected a key");
+	expect_json_error("// c\n{}", "unexpected '/', expected a value");
+	expect_json_error("{} /* c */", "'/' after the value");
+	expect_json_error("{}{}", "'{' after the value");
+	expect_json_error("", "unexpected end, expected a value");
+	expect_json_error("   ", "unexpected end");
+	expect_json_error("01", "'1' after the value");
+	expect_json_error("+1", "unexpected '+'");
+	expect_json_error("1.", "a digit after '.'");
+	expect_json_error(".5", "unexpected '.'");
+	expect_json_error("1e", "a digit of the exponent");
+	expect_json_error("-", "expected a digit");
+	expect_json_error("NaN", "unexpected 'N'");
+	expect_json_error("Infinity", "unexpected 'I'");
+	expect_json_error("tru", "unexpected 't'");
+	expect_json_error("nulll", "'l' after the value");
+	CHECK(pc_json_parse("[\"a\"\0]", 6, "t.json", &doc, &err) == -1 && strstr(err.msg, "unexpected byte 0x00"));
+	char deep[2 * PC_JSON_DEPTH + 8];
+	memset(deep, '[', PC_JSON_DEPTH + 1);
+	memset(deep + PC_JSON_DEPTH + 1, ']', PC_JSON_DEPTH + 1);
+	deep[2 * PC_JSON_DEPTH + 2] = '\0';
+	expect_json_error(deep, "more than 32 arrays and objects inside each other");
+	CHECK(pc_json_parse(deep + 1, 2 * PC_JSON_DEPTH, "t.json", &doc, &err) == 0); /* 32 deep: fine */
+	pc_json_free(&doc);
+	size_t big = 2 * PC_JSON_VALUES + 2;
+	char *many = malloc(big + 1);
+	many[0] = '[';
+	for (size_t i = 1; i < big - 1; i += 2) {
+		many[i] = '0';
+		many[i + 1] = ',';
+	}
+	many[big - 2] = '0';
+	many[big - 1] = ']';
+	many[big] = '\0';
+	expect_json_error(many, "more than 65536 values");
+	free(many);
+}
+
+/* ------------------------------------------------------------------ the app policy */
+
+#define GOLDEN "../tests/golden/demo/contract/"
+
+static char *slurp(const char *path, size_t *len)
+{
+	struct pc_err err;
+	char *t = pc_read_file_at(AT_FDCWD, path, 0, PC_CONFIG_MAX, len, &err);
+	if (!t)
+		fprintf(stderr, "%s (run from runtime/)\n", err.msg);
+	return t;
+}
+
+/* text with the first `replace` swapped for `with`, checked against the policy as container c */
+static int check_config(const struct pc_policy *pol, const struct pc_container *c, const char *text,
+			const char *replace, const char *with, struct pc_err *err)
+{
+	size_t n = strlen(text) + (with ? strlen(with) : 0) + 1;
+	char *t = malloc(n);
+	const char *p = replace ? strstr(text, replace) : NULL;
+	if (replace && !p) {
+		fprintf(stderr, "test bug: '%s' not in the config\n", replace);
+		exit(2);
+	}
+	if (p)
+		snprintf(t, n, "%.*s%s%s", (int)(p - text), text, with, p + strlen(replace));
+	else
+		snprintf(t, n, "%s", text);
+	memset(err, 0, sizeof *err);
+	int rc = pc_policy_check(pol, c, t, strlen(t), err);
+	free(t);
+	return rc;
+}
+
+static void expect_policy_refused(const struct pc_policy *pol, const struct pc_container *c, const char *text,
+			   const char *replace, const char *with, const char *msg)
+{
+	struct pc_err err;
+	int rc = check_config(pol, c, text, replace, with, &err);
+	CHECK(rc == -1 && strstr(err.msg, msg));
+	if (rc == 0 || !strstr(err.msg, msg))
+		fprintf(stderr, "  %s -> %s: got '%s', want '%s'\n", replace, with, rc ? err.msg : "taken", msg);
+}
+
+static void expect_policy_taken(const struct pc_policy *pol, const struct pc_container *c, const char *text,
+			 const char *replace, const char *with)
+{
+	struct pc_err err;
+	int rc = check_config(pol, c, text, replace, with, &err);
+	CHECK(rc == 0);
+	if (rc)
+		fprintf(stderr, "  %s -> %s: %s\n", replace, with, err.msg);
+}
+
+/* text with every `a` replaced by `b` (malloc'd) */
+static char *replace_all(const char *text, const char *a, const char *b)
+{
+	size_t n = strlen(text) * 2 + 64, o = 0;
+	char *out = malloc(n);
+	for (const char *p = text; *p;) {
+		if (!strncmp(p, a, strlen(a))) {
+			o += (size_t)snprintf(out + o, n - o, "%s", b);
+			p += strlen(a);
+		} else
+			out[o++] = *p++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void test_policy(void)
+{
+	struct pc_policy pol;
+	struct pc_err err = {0};
+	size_t len;
+	char path[PATH_MAX];
+	CHECK(pc_policy_path("/etc/pycontainers/manifest", path, sizeof path) == 0 &&
+	      !strcmp(path, "/etc/pycontainers/app-policy.json"));
+	CHECK(pc_policy_path("manifest", path, sizeof path) == 0 && !strcmp(path, "./app-policy.json"));
+	/* the generator's configs of the golden demo pass its policy */
+	CHECK(pc_manifest_load(GOLDEN "pycm/manifest", &m, &err) == 0);
+	CHECK(pc_policy_load(GOLDEN "app-policy.json", &pol, &err) == 0);
+	int counter = pc_manifest_find(&m, "counter");
+	CHECK(counter >= 0 && m.c[counter].role == ROLE_APP && m.c[counter].nvolumes == 1);
+	const struct pc_container *c = &m.c[counter];
+	char *text = slurp(GOLDEN "containers/counter/config.json", &len);
+	CHECK(text && pc_policy_check(&pol, c, text, len, &err) == 0);
+	if (err.msg[0])
+		fprintf(stderr, "  golden counter: %s\n", err.msg);
+	/* what it may differ in */
+	expect_policy_taken(&pol, c, text, "\"cwd\": \"/\"", "\"cwd\": \"/srv\"");
+	expect_policy_taken(&pol, c, text, "\"PATH=", "\"A=1\", \"PATH=");
+	expect_policy_taken(&pol, c, text, "\"limit\": 33554432", "\"limit\": 1048576");
+	expect_policy_taken(&pol, c, text, "\"quota\": 50000", "\"quota\": 250000");
+	expect_policy_taken(&pol, c, text, "\"cpu\": {\n        \"quota\": 50000,\n        \"period\": 100000\n      },", "");
+	expect_policy_taken(&pol, c, text, "\"permitted\": [", "\"ambient\": [\"CAP_KILL\"], \"permitted\": [");
+	expect_policy_taken(&pol, c, text, "\"/proc/acpi\",", "\"/proc/acpi\", \"/x\",");
+	expect_policy_taken(&pol, c, text, "\"hostname\": \"counter\"", "\"hostname\": \"other\"");
+	/* what it may not (tests/test_app_store.py: one signed bundle each): the first `replace`
+	 * swapped for `with`, refused with `msg` */
+	static const struct {
+		const char *replace, *with, *msg;
+	} refused[] = {
+		{"\"bounding\": [", "\"bounding\": [\"CAP_SYS_ADMIN\", ",
+		 "config.json: process.capabilities.bounding: CAP_SYS_ADMIN is not an app capability"},
+		{"\"permitted\": [", "\"inheritable\": [\"CAP_BPF\"], \"permitted\": [",
+		 "process.capabilities.inheritable: CAP_BPF is not an app capability"},
+		{"\"type\": \"pid\"", "\"type\": \"pid\", \"path\": \"/proc/1/ns/pid\"",
+		 "config.json: linux.namespaces[0].path: not allowed in an app container"},
+		{"\"type\": \"pid\"", "\"type\": \"network\"",
+		 "linux.namespaces[1]: a second network namespace"},
+		{"\"type\": \"pid\"", "\"type\": 1", "linux.namespaces[0]: an entry without a type is not"},
+		{"\"noNewPrivileges\": true", "\"noNewPrivileges\": 1",
+		 "process.noNewPrivileges: is not the app policy's (true)"},
+		{"\"ociVersion\": \"1.0.2\"", "\"ociVersion\": \"1.0.2\", \"x.y\": 1",
+		 "config.json: x.y: not allowed in an app container"},
+		{"\"capabilities\": {", "\"capabilities\": {\"capabilities.ambient\": [], ",
+		 "process.capabilities.capabilities.ambient: not allowed"},
+		{"\"limit\": 33554432", "\"limit\": 1.5e9",
+		 "linux.resources.memory.limit: 1.5e9 is not a positive integer"},
+		{"\"limit\": 33554432", "\"limit\": -1", "-1 is not a positive integer"},
+		{"\"quota\": 50000,\n        \"period\": 100000", "\"quota\": 50000",
+		 "linux.resources.cpu.period: missing"},
+		{"\"quota\": 50000", "\"quota\": 50000, \"cpus\": \"0\"",
+		 "linux.resources.cpu.cpus: not allowed"},
+		{"\"quota\": 50000", "\"quota\": 0",
+		 "linux.resources.cpu.quota: 0 is not a positive integer"},
+		{"\"cpu\": {", "\"cpu\": 1, \"x\": {", "linux.resources.cpu: is not an object"},
+		{"\"cwd\": \"/\"", "\"cwd\": \"x\"", "process.cwd: is not an absolute path"},
+		{"\"PATH=", "\"=x\", \"PATH=", "process.env: is not an array of NAME=VALUE strings"},
+		{"\"args\": [", "\"args\": [], \"x\": [", "process.args: is not an array of strings"},
+		{"\"/proc/acpi\",", "\"x\",", "linux.maskedPaths: x is not an absolute path"},
+		{"\"source\": \"/data/volumes/counter\"", "\"source\": \"/data/volumes/other\"",
+		 "mounts[9]: source /data/volumes/other is not a volume of container counter"},
+		{"\"destination\": \"/var/lib/counter\"", "\"destination\": \"var\"",
+		 "mounts[9].destination: is not an absolute path without white space"},
+		{"\"destination\": \"/var/lib/counter\"", "\"destination\": \"/var/lib/counter\", \"uid\": 0",
+		 "mounts[9].uid: not allowed in an app container"},
+		{"\"type\": \"bind\"", "\"type\": \"overlay\"",
+		 "mounts[9].type: is not the app policy's (\"bind\")"},
+		{"\"size=16m\"\n      ]", "\"size=16m\", \"uid=0\"]",
+		 "mounts[7].options: is not the app policy's"},
+		{"{\n      \"destination\": \"/proc\"", "{\"x\": 1}, {\n      \"destination\": \"/proc\"",
+		 "mounts[0].x: not allowed in an app container"},
+		{"\"ociVersion\": \"1.0.2\"", "\"ociVersion\": \"1.1.0\"",
+		 "ociVersion: is not the app policy's (\"1.0.2\")"},
+		{"\"linux\": {", "\"linux\":{", "linux.resources.devices: is not the file's last item"},
+		{"\"ociVersion\"", "\"linux\": {}, \"ociVersion\"", "duplicate key linux"},
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		expect_policy_refused(&pol, c, text, refused[i].replace, refused[i].with, refused[i].msg);
+	/* the user: root here; with a user, /run belongs to it */
+	struct pc_container u = *c;
+	u.uid = 1000;
+	u.gid = 1001;
+	expect_policy_refused(&pol, &u, text, NULL, NULL, "process.user: 0:0 is not the user of its manifest section (1000:1001)");
+	char *user = replace_all(text, "\"uid\": 0,\n      \"gid\": 0", "\"uid\": 1000, \"gid\": 1001");
+	expect_policy_refused(&pol, &u, user, NULL, NULL, "mounts[7].options: is not the app policy's with uid=1000 and gid=1001");
+	expect_policy_taken(&pol, &u, user, "\"size=16m\"\n      ]", "\"size=16m\", \"uid=1000\", \"gid=1001\"]");
+	expect_policy_refused(&pol, &u, user, "\"size=16m\"\n      ]", "\"size=16m\", \"gid=1001\", \"uid=1000\"]",
+		       "mounts[7].options: is not the app policy's with uid=1000 and gid=1001");
+	free(user);
+	/* a volume not in the manifest section */
+	u = *c;
+	u.nvolumes = 0;
+	expect_policy_refused(&pol, &u, text, NULL, NULL, "mounts[9]: source /data/volumes/counter is not a volume of container counter");
+	free(text);
+	/* the host container's config is no app config */
+	text = slurp(GOLDEN "containers/hostos/config.json", &len);
+	CHECK(text && pc_policy_check(&pol, c, text, len, &err) == -1);
+	free(text);
+	pc_policy_free(&pol);
+	/* a policy that is not one */
+	CHECK(pc_policy_parse("{}", 2, "p.json", &pol, &err) == -1 &&
+	      !strcmp(err.msg, "app policy p.json: not a pycontainers app policy: pycontainers-app-policy is not 1"));
+	CHECK(pc_policy_parse("{", 1, "p.json", &pol, &err) == -1 && strstr(err.msg, "app policy p.json:1:2: unexpected end"));
+	CHECK(pc_policy_load("/nonexistent/app-policy.json", &pol, &err) == -1 &&
+	      !strcmp(err.msg, "app policy /nonexistent/app-policy.json: cannot open: No such file or directory"));
+}
+
 int main(void)
 {
+	test_json();
+	test_policy();
 	test_sha256();
 	test_store();
 	test_compose();

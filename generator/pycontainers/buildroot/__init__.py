@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from ..contract import (DBUS_CONF_PATH, FILES, INITRAMFS_APPLETS, MOUNT_POINTS, SLOT_PATHS,
-                        container_mount_points)
+                        WRITTEN_FILES, container_mount_points)
 from .. import oci
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
@@ -59,12 +59,13 @@ BOARD_FILES = {
 OVERLAY_FILES = {
     "pycm/manifest": SLOT_PATHS["manifest"],
     "release": SLOT_PATHS["release"],
+    "app-policy.json": SLOT_PATHS["app_policy"],
     "fw_env.config": SLOT_PATHS["fw_env_config"],
     "rauc/system.conf": SLOT_PATHS["rauc_conf"],
     "rauc/keyring.pem": SLOT_PATHS["rauc_keyring"],
     "dbus.conf": DBUS_CONF_PATH,
 }
-assert set(BOARD_FILES) | set(OVERLAY_FILES) >= set(FILES), "a contract file has no place in the Buildroot tree"
+assert set(BOARD_FILES) | set(OVERLAY_FILES) >= set(FILES) | set(WRITTEN_FILES), "a contract file has no place in the Buildroot tree"
 RUNTIME_FILES = ("Makefile", "*.c", "*.h")
 
 

@@ -307,6 +307,7 @@ class DebianBuild:
 
         placed = {
             contract.MANIFEST_PATH: "pycm/manifest", contract.RELEASE_PATH: "release",
+            contract.APP_POLICY_PATH: "app-policy.json",
             contract.FW_ENV_CONFIG_PATH: "fw_env.config", contract.RAUC_CONF_PATH: "rauc/system.conf",
             contract.RAUC_KEYRING_PATH: "rauc/keyring.pem", contract.DBUS_CONF_PATH: "dbus.conf",
         }

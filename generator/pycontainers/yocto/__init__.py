@@ -184,6 +184,7 @@ def bitbake_setup_config(y: YoctoDevice) -> dict:
 CONTRACT_FILES = {
     "pycm/manifest": ("recipes-core/pycontainers-config", "pycontainers-config"),
     "release": ("recipes-core/pycontainers-config", "pycontainers-config"),
+    "app-policy.json": ("recipes-core/pycontainers-config", "pycontainers-config"),
     "fw_env.config": ("recipes-core/pycontainers-config", "pycontainers-config"),
     "dbus.conf": ("recipes-core/pycontainers-config", "pycontainers-config"),
     "rauc/system.conf": ("recipes-core/pycontainers-config", "pycontainers-rauc-conf"),
@@ -193,7 +194,8 @@ CONTRACT_FILES = {
     "initramfs/init": ("recipes-core/initramfs", "pycontainers-initramfs-init"),
 }
 BBAPPEND_PURPOSE = {
-    "pycontainers-config": "the manager's manifest, the release file, the D-Bus config and fw_env.config",
+    "pycontainers-config": "the manager's manifest, the release file, the app policy, the D-Bus config and "
+                           "fw_env.config",
     "pycontainers-rauc-conf": "RAUC's system.conf and the keyring bundles are checked against",
     "pycontainers-boot-script": "the A/B boot script",
     "pycontainers-uboot-env": "the initial A/B boot state",

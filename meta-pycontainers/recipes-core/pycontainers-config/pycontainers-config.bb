@@ -1,6 +1,8 @@
-SUMMARY = "pycontainers device configuration: manifest, release, D-Bus, fw_env"
+SUMMARY = "pycontainers device configuration: manifest, release, app policy, D-Bus, fw_env"
 DESCRIPTION = "The files of the on-disk contract that configure the host: \
-               /etc/pycontainers/manifest, /etc/pycontainers/release, /etc/pycontainers/dbus.conf \
+               /etc/pycontainers/manifest, /etc/pycontainers/release, \
+               /etc/pycontainers/app-policy.json (what an app bundle's container configs may be), \
+               /etc/pycontainers/dbus.conf \
                (the system bus the manager starts for rauc service) and /etc/fw_env.config, \
                plus the /data mount point. The device layer provides them with a bbappend."
 SECTION = "base"
@@ -11,6 +13,7 @@ INHIBIT_DEFAULT_DEPS = "1"
 
 SRC_URI = "file://manifest \
            file://release \
+           file://app-policy.json \
            file://fw_env.config \
            file://dbus.conf \
            "
@@ -26,6 +29,7 @@ do_install() {
     install -d ${D}${sysconfdir}/pycontainers
     install -m 0644 ${S}/manifest ${D}${sysconfdir}/pycontainers/manifest
     install -m 0644 ${S}/release ${D}${sysconfdir}/pycontainers/release
+    install -m 0644 ${S}/app-policy.json ${D}${sysconfdir}/pycontainers/app-policy.json
     install -m 0644 ${S}/dbus.conf ${D}${sysconfdir}/pycontainers/dbus.conf
     install -m 0644 ${S}/fw_env.config ${D}${sysconfdir}/fw_env.config
     install -d ${D}/data
