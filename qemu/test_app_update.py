@@ -146,7 +146,7 @@ def _sees(m: Machine) -> tuple[str, str]:
     container healthy."""
     rc, text = m.run(f"pycmctl status; {SEES}")
     assert rc == 0, text
-    rev = re.search(r"app revision (\S+)", text).group(1)
+    rev = re.search(r"app revision ([^,\s]+)", text).group(1)
     for name in NAMES:
         assert re.search(rf"^{name}\s+healthy\s", text, re.M), text
     seen = re.search(r"^sees version (\w+)\s*$", text, re.M)
