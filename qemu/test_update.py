@@ -28,6 +28,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from pycontainers.debian.build import as_root
 from pycontainers.pipeline import build_slot_bundle as build_bundle
 from pycontainers.rauc import pack_bundle
 from pycontainers.keys import signing_keys
@@ -152,7 +153,9 @@ VARIANTS = {
 
 
 def update_disk(tmp: Path, **bundles: Path) -> Path:
-    """A small ext4 disk labelled 'update' holding the bundles as NAME.raucb (a USB stick)."""
+    """A small ext4 disk labelled 'update' holding the bundles as NAME.raucb (a USB stick). Its
+    files belong to root (fakeroot for an ordinary user): RAUC refuses a bundle another user owns
+    ("unsafe bundle uid 1000")."""
     content = tmp / "update-content"
     shutil.rmtree(content, ignore_errors=True)
     content.mkdir(parents=True)
@@ -160,8 +163,8 @@ def update_disk(tmp: Path, **bundles: Path) -> Path:
         os.link(bundle, content / f"{name}.raucb")
     disk = tmp / "update.img"
     size = sum(b.stat().st_size for b in bundles.values()) // 2**20 + 16
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "update", "-d", str(content), str(disk), f"{size}M"],
-                   check=True)
+    subprocess.run(as_root(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "update", "-d", str(content), str(disk),
+                            f"{size}M"]), check=True)
     return disk
 
 
