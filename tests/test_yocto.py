@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -520,3 +521,101 @@ def test_oci_archive_container(run_cli, tmp_path):
     parse = parser(tmp_path / "parse", "wrynose", [STATIC, rdir.parents[1]])
     d = parse(rdir / "oci-container-hostos.bb")
     assert "umoci-native" in d[""].getVar("DEPENDS")
+
+
+# ------------------------------------------------------------------------------------------
+# meta-pycontainers pinned by commit (or by path), the device layer where kas looks for it
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _kas_repo_layers(kas_file: Path, rid: str, monkeypatch) -> list[Path]:
+    """The layer directories kas resolves for repository `rid` of a kas file (kas's own code: a
+    repo without url and path is the git work tree around the file, else its directory)."""
+    import kas.context
+    from kas.repos import Repo
+
+    # kas runs git with the environment of its context (made by its command line)
+    monkeypatch.setattr(kas.context, "__context__", types.SimpleNamespace(environ=dict(os.environ)))
+
+    config = yaml.safe_load(kas_file.read_text())["repos"][rid]
+    root = Path(Repo.get_root_path(str(kas_file.parent))) if "path" not in config else Path(config["path"])
+    return [root / layer for layer, state in config["layers"].items() if state != "disabled"]
+
+
+def test_meta_pycontainers_is_pinned_to_the_checkouts_head(generated):
+    head, url = _git(ROOT, "rev-parse", "HEAD"), load_pins().project["url"]
+    for (name, series), gen in generated.items():
+        repo = yaml.safe_load((gen / "yocto" / "kas.yml").read_text())["repos"]["meta-pycontainers"]
+        assert repo["commit"] == head and repo["url"] == url, (name, series, repo)
+        assert "path" not in repo
+        if series == "wrynose":
+            config = json.loads((gen / "yocto" / f"{name}.conf.json").read_text())
+            remote = config["sources"]["meta-pycontainers"]["git-remote"]
+            assert remote["rev"] == head and remote["uri"] == url, remote
+
+
+def test_layer_source_path_names_the_checkout(run_cli, tmp_path, monkeypatch):
+    out = with_test_keys(tmp_path / "out")
+    code, _, err = run_cli("generate", DEVICES["demo"], "-o", out, "--layer-source", "path", "--backend", "yocto")
+    assert code == 0, err
+    kas_file = out / "generated" / "yocto" / "kas.yml"
+    repo = yaml.safe_load(kas_file.read_text())["repos"]["meta-pycontainers"]
+    assert repo == {"path": str(ROOT), "layers": {"meta-pycontainers": None}}
+    assert [p for p in _kas_repo_layers(kas_file, "meta-pycontainers", monkeypatch)] == [STATIC]
+    config = json.loads((out / "generated" / "yocto" / "demo.conf.json").read_text())
+    assert config["sources"]["meta-pycontainers"] == {"local": {"path": str(ROOT)}}
+    from kas.includehandler import ConfigFile
+    ConfigFile.load(str(kas_file))
+
+
+def test_layer_source_git_outside_a_checkout_is_one_line(tmp_path):
+    from pycontainers.errors import UserError
+    from pycontainers.yocto.checkout import project_source
+
+    copy = tmp_path / "installed"
+    (copy / "meta-pycontainers" / "conf").mkdir(parents=True)
+    (copy / "meta-pycontainers" / "conf" / "layer.conf").write_text("")
+    with pytest.raises(UserError, match=r"^--layer-source git: .*installed is not in a git checkout.*--layer-source path"):
+        project_source(load_pins(), "git", copy)
+    auto = project_source(load_pins(), None, copy)  # an installed pycontainers: its own copy, by path
+    assert auto.path == str(copy) and auto.url is None and auto.commit is None
+
+
+def test_layer_source_git_warns_of_uncommitted_layer_changes(tmp_path, capsys):
+    from pycontainers.yocto.checkout import project_source
+
+    repo = tmp_path / "clone"
+    (repo / "meta-pycontainers" / "conf").mkdir(parents=True)
+    (repo / "meta-pycontainers" / "conf" / "layer.conf").write_text("# v1\n")
+    _git(repo.parent, "init", "-q", str(repo))
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v1")
+    src = project_source(load_pins(), None, repo)
+    assert src.commit == _git(repo, "rev-parse", "HEAD") and src.path is None
+    assert "WARNING" not in capsys.readouterr().err
+    (repo / "meta-pycontainers" / "conf" / "layer.conf").write_text("# v2\n")
+    assert project_source(load_pins(), "git", repo).commit == src.commit
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "uncommitted" in err and src.commit[:12] in err
+
+
+@pytest.mark.parametrize("where", ["outside", "inside", "inside-ignored"])
+def test_device_layer_is_found_inside_and_outside_a_git_checkout(where, run_cli, tmp_path, monkeypatch):
+    """kas takes the git work tree around a kas file as its repository: the device layer's path
+    is relative to that (build/ of a checkout, as the default output is), else to the file."""
+    if where == "outside":
+        out = tmp_path / "out"
+    else:
+        checkout = tmp_path / "product"
+        _git(tmp_path, "init", "-q", str(checkout))
+        if where == "inside-ignored":
+            (checkout / ".gitignore").write_text("/build/\n")
+        out = checkout / "build" / "demo"
+    code, _, err = run_cli("generate", DEVICES["demo"], "-o", with_test_keys(out), "--backend", "yocto")
+    assert code == 0, err
+    kas_file = out / "generated" / "yocto" / "kas.yml"
+    (layer,) = _kas_repo_layers(kas_file, "device", monkeypatch)
+    assert layer == out / "generated" / "yocto" / "meta-demo" and (layer / "conf" / "layer.conf").is_file()

@@ -1,6 +1,6 @@
 """Yocto backend: a device layer, a kas file and a bitbake-setup configuration (docs/yocto.md).
 
-`write_yocto(device, tree, series)` writes OUTPUT/generated/yocto/:
+`write_yocto(device, tree, series, placement)` writes OUTPUT/generated/yocto/:
 
     meta-<device>/          the device layer: machine, A/B image, container recipes, RAUC bundle,
                             the wks layout and bbappends that hand the contract's files
@@ -11,6 +11,9 @@
 
 The contract's files are copied byte for byte from the tree's contract/ (written first); the
 Yocto names below are derived once in `yocto_device()` and the templates only format them.
+Where meta-pycontainers comes from (a commit of this checkout, or its path) and where kas finds
+the device layer depend on the checkout and on the output directory: `placement()` decides
+both once, before rendering (yocto/checkout.py).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from ..contract import container_mount_points
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device, Partition
 from ..render import Tree
+from .checkout import LAYER_SOURCES, kas_repo_root, project_source
 from .pins import Pins, Source, load_pins
 
 STATIC_LAYER = PROJECT_ROOT / "meta-pycontainers"
+# the directory holding meta-pycontainers and runtime/: the checkout, or an installed package's data
+PROJECT_DIR = STATIC_LAYER.resolve().parent
 DISTRO = "pycontainers"
 STATIC_COLLECTION = "pycontainers"
 
@@ -62,6 +68,23 @@ PART_OPTIONS = {
 }
 PART_CONTENT = {"boot": "vfat: boot.scr", "uboot-env": "raw: A/B boot state",
                 "slot": "ext4: the image, no journal", "data": "ext4: /data"}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a build takes the layers from: meta-pycontainers (a commit of this checkout, or a
+    path) and the device layer (its path inside kas's repository `device`)."""
+
+    project: Source
+    device_layer: str
+
+
+def placement(layer_source: str | None, directory: Path, pins: Pins | None = None) -> Placement:
+    """The placement of a Yocto tree to be written to `directory` (OUTPUT/generated/yocto)."""
+    pins = pins or load_pins()
+    layer_dir = directory.resolve() / "LAYER"
+    rel = layer_dir.relative_to(kas_repo_root(directory))
+    return Placement(project_source(pins, layer_source, PROJECT_DIR), str(rel.parent))
 
 
 @dataclass(frozen=True)
@@ -107,7 +130,8 @@ class YoctoDevice:
     containers: tuple[YoctoContainer, ...]
     partitions: tuple[WksPartition, ...]
     sources: tuple[Source, ...]  # pinned upstream sources, base then BSP
-    project: Source  # this repository (meta-pycontainers)
+    project: Source  # this repository (meta-pycontainers): a commit of it, or its path
+    device_layer_path: str  # the device layer in kas's repository `device` (its root: see checkout.py)
     layer_depends: tuple[str, ...]
     pins_date: str
 
@@ -137,7 +161,7 @@ def _partition(p: Partition, facts: SeriesFacts) -> WksPartition:
                         p.offset_mib, PART_CONTENT[kind])
 
 
-def yocto_device(device: Device, series: str, pins: Pins) -> YoctoDevice:
+def yocto_device(device: Device, series: str, pins: Pins, where: Placement) -> YoctoDevice:
     board = device.board
     pins.check_bsp(board.yocto_layers, str(board.source))
     facts = SERIES[series]
@@ -153,16 +177,20 @@ def yocto_device(device: Device, series: str, pins: Pins) -> YoctoDevice:
         env_size=device.storage.env_blob_size,
         containers=tuple(_container(device, c) for c in device.containers),
         partitions=tuple(_partition(p, facts) for p in device.storage.partitions),
-        sources=sources, project=pins.project_source(),
+        sources=sources, project=where.project,
+        device_layer_path=f"{where.device_layer}/meta-{device.name}".removeprefix("./"),
         layer_depends=(STATIC_COLLECTION, *(s.collection for s in sources if s.collection)),
         pins_date=pins.date)
 
 
 def bitbake_setup_config(y: YoctoDevice) -> dict:
     """The bitbake-setup configuration (bitbake's setup-schema/bitbake-setup.schema.json)."""
-    sources = {s.name: {"git-remote": {"uri": s.url, "branch": s.branch, "rev": s.commit}} for s in y.sources}
-    sources[y.project.name] = {"git-remote": {"uri": y.project.url, "branch": y.project.branch,
-                                              "rev": y.project.branch}}
+    def source(s: Source) -> dict:
+        if s.path:
+            return {"local": {"path": s.path}}
+        return {"git-remote": {"uri": s.url, **({"branch": s.branch} if s.branch else {}), "rev": s.commit}}
+
+    sources = {s.name: source(s) for s in (*y.sources, y.project)}
     d = y.device
     return {
         "description": f"pycontainers device {d.name} ({d.board.name}), Yocto {y.facts.release} {y.series}; "
@@ -215,8 +243,8 @@ def _write_converted(device: Device, c: YoctoContainer, tree: Tree, rel: str) ->
         tree.copy(Path(tmp), rel)
 
 
-def write_yocto(device: Device, tree: Tree, series: str) -> None:
-    y = yocto_device(device, series, load_pins())
+def write_yocto(device: Device, tree: Tree, series: str, where: Placement) -> None:
+    y = yocto_device(device, series, load_pins(), where)
     ctx = {"y": y, "device": device, "board": device.board, "storage": device.storage}
     top, layer = "yocto", f"yocto/{y.layer}"
     contract = tree.root / "contract"
