@@ -206,3 +206,35 @@ def test_oci_device_copies_its_image_and_unpacks_it_in_post_build(run_cli, tmp_p
                         str(tmp_path / "rootfs")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "rootfs/bin/app").read_bytes() == b"#!/bin/sh\n"
+
+
+@pytest.mark.parametrize("compression", ["gz", "bz2", "xz"])
+def test_host_python_has_every_decompressor_the_unpacker_uses(compression, run_cli, tmp_path):
+    """Buildroot's host python3 builds bz2 and lzma only with BR2_PACKAGE_HOST_PYTHON3_BZIP2/_XZ
+    (package/python3/python3.mk: py_cv_module__bz2=n/a otherwise); oci-unpack.py reads layers of
+    every compression oci.py names, so each of its modules is mapped and set."""
+    from pycontainers import buildroot, oci
+
+    assert set(oci.LAYER_MODULES.values()) <= set(buildroot.HOST_PYTHON3_MODULES), "a module has no Buildroot symbol"
+    import io as _io
+    raw = _layer([("bin/app", "file", b"#!/bin/sh\n", 0o755)], compress=False)
+    buf = _io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=f"w:{compression}") as t:
+        for member in tarfile.open(fileobj=_io.BytesIO(raw)):
+            t.addfile(member, _io.BytesIO(b"#!/bin/sh\n"))
+    make_layout(tmp_path / "app", [buf.getvalue()])
+    device = tmp_path / "oci.yml"
+    device.write_text(DEVICES["demo"].read_text().replace("name: demo\n", "name: oci\n")
+                      .replace("packages: [busybox-static]", "oci-layout: app", 1))
+    code, _, err = run_cli("generate", device, "-o", tmp_path / "out", "--backend", "buildroot")
+    assert code == 0, err
+    defconfig = (tmp_path / "out/generated/buildroot/configs/oci_defconfig").read_text().splitlines()
+    for module in oci.LAYER_MODULES.values():
+        symbol = buildroot.HOST_PYTHON3_MODULES[module]
+        assert symbol is None or f"{symbol}=y" in defconfig, (module, symbol)
+    assert "BR2_PACKAGE_HOST_PYTHON3_BZIP2=y" in defconfig and "BR2_PACKAGE_HOST_PYTHON3_XZ=y" in defconfig
+    board = tmp_path / "out/generated/buildroot/board/oci"
+    r = subprocess.run(["python3", str(board / "oci-unpack.py"), str(board / "containers/hostos/app"),
+                        str(tmp_path / "rootfs")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "rootfs/bin/app").read_bytes() == b"#!/bin/sh\n"

@@ -42,6 +42,10 @@ EXTERNAL_PATH = f"$(BR2_EXTERNAL_{EXTERNAL_NAME}_PATH)"
 # container's root filesystem by post-build.sh. Nothing else maps to a Buildroot package.
 PACKAGE_MAP = {"busybox-static": "busybox"}
 
+# Python modules oci-unpack.py needs (oci.LAYER_MODULES) -> the host python3 option that builds
+# it (package/python3/Config.in.host, both LTS); None: always built (host-zlib is a dependency)
+HOST_PYTHON3_MODULES = {"zlib": None, "bz2": "BR2_PACKAGE_HOST_PYTHON3_BZIP2", "lzma": "BR2_PACKAGE_HOST_PYTHON3_XZ"}
+
 # The slot's kernel file name (board kernel.image) -> Buildroot's kernel binary format choice.
 KERNEL_FORMATS = {"Image": "BR2_LINUX_KERNEL_IMAGE", "Image.gz": "BR2_LINUX_KERNEL_IMAGEGZ",
                   "zImage": "BR2_LINUX_KERNEL_ZIMAGE", "bzImage": "BR2_LINUX_KERNEL_BZIMAGE"}
@@ -250,11 +254,14 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
                     *parse_defconfig(uboot.get("config", "")),
                     *((("BR2_PACKAGE_RPI_FIRMWARE_CONFIG_FILE", _q(f"{bpath}/config.txt")),)
                       if "firmware_config" in uboot else ()))),
-        Block("Host tools: genimage (the disk), mkimage (boot.scr), mkenvimage (boot state), rauc (bundles)",
+        Block("Host tools: genimage (the disk), mkimage (boot.scr), mkenvimage (boot state), rauc (bundles)"
+              + (", python3 with every layer decompressor (oci-unpack.py)" if needs_python else ""),
               lines(("BR2_PACKAGE_HOST_DOSFSTOOLS", y),
                     ("BR2_PACKAGE_HOST_GENIMAGE", y),
                     ("BR2_PACKAGE_HOST_MTOOLS", y),
-                    *((("BR2_PACKAGE_HOST_PYTHON3", y),) if needs_python else ()),
+                    *((("BR2_PACKAGE_HOST_PYTHON3", y),
+                       *((sym, y) for sym in sorted({HOST_PYTHON3_MODULES[m] for m in oci.LAYER_MODULES.values()} - {None})))
+                      if needs_python else ()),
                     ("BR2_PACKAGE_HOST_RAUC", y),
                     ("BR2_PACKAGE_HOST_UBOOT_TOOLS", y),
                     ("BR2_PACKAGE_HOST_UBOOT_TOOLS_ENVIMAGE", y),
