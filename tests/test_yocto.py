@@ -128,13 +128,14 @@ BBINCLUDELOGS = ""
 """
 
 
-def parser(tmp: Path, series: str, layers: list[Path]):
+def parser(tmp: Path, series: str, layers: list[Path], conf: str = ""):
     """A parse(file) function: bitbake's own ConfHandler/BBHandler with classes and
-    configuration files that are not this project's replaced by empty stubs."""
+    configuration files that are not this project's replaced by empty stubs; `conf`: lines of
+    local.conf (appended to the configuration)."""
     stubs = tmp / "stubs"
     (stubs / "conf").mkdir(parents=True, exist_ok=True)
     bbpath = ":".join(str(p) for p in [*layers, stubs])
-    (stubs / "conf" / "bitbake.conf").write_text(BITBAKE_CONF.format(bbpath=bbpath, topdir=tmp, series=series))
+    (stubs / "conf" / "bitbake.conf").write_text(BITBAKE_CONF.format(bbpath=bbpath, topdir=tmp, series=series) + conf)
     bb = _bb(stubs)
 
     def stub_missing(path: Path) -> None:
@@ -619,3 +620,41 @@ def test_device_layer_is_found_inside_and_outside_a_git_checkout(where, run_cli,
     kas_file = out / "generated" / "yocto" / "kas.yml"
     (layer,) = _kas_repo_layers(kas_file, "device", monkeypatch)
     assert layer == out / "generated" / "yocto" / "meta-demo" and (layer / "conf" / "layer.conf").is_file()
+
+
+# ------------------------------------------------------------------------------------------
+# PYCONTAINERS_RELEASE: the Yocto equivalent of --release
+
+
+def signed_device(tmp_path: Path) -> Path:
+    """demo.yml with update.signing (the test key pair): a device that trusts a release key."""
+    keys = ROOT / "tests" / "data" / "keys"
+    signing = f"update:\n  signing: {{key: {keys / 'development.key.pem'}, cert: {keys / 'development.cert.pem'}}}\n"
+    device = tmp_path / "signed.yml"
+    device.write_text(DEVICES["demo"].read_text().replace("name: demo\n", "name: signed\n")
+                      .replace("update:\n", signing, 1))
+    return device
+
+
+@pytest.mark.parametrize("signing", ["development", "release"])
+def test_release_refuses_images_and_bundles_that_trust_a_development_key(signing, run_cli, tmp_path, caplog):
+    device = DEVICES["demo"] if signing == "development" else signed_device(tmp_path)
+    name = "demo" if signing == "development" else "signed"
+    out = with_test_keys(tmp_path / "out")
+    code, _, err = run_cli("generate", device, "-o", out, "--backend", "yocto", "--yocto-series", "wrynose")
+    assert code == 0, err
+    layer = out / "generated" / "yocto" / f"meta-{name}"
+    assert f"SIGNING={signing}\n" in (layer / "recipes-core/pycontainers-config/files/release").read_text()
+    recipes = [layer / f"recipes-core/images/{name}-image.bb", layer / f"recipes-core/bundles/{name}-bundle.bb"]
+    for release in ("0", "1"):
+        parse = parser(tmp_path / f"parse-{release}", "wrynose", [STATIC, layer], f'PYCONTAINERS_RELEASE = "{release}"\n')
+        for recipe in recipes:
+            caplog.clear()
+            if release == "1" and signing == "development":
+                with pytest.raises(Exception):
+                    parse(recipe)
+                assert "PYCONTAINERS_RELEASE" in caplog.text and "development" in caplog.text, caplog.text
+                assert "update.signing" in caplog.text
+            else:
+                d = parse(recipe)
+                assert d[""].getVar("PYCONTAINERS_SIGNING") == signing

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from . import units
 from .model import APP_DEFAULT_MEMORY, APP_DEFAULT_PIDS, Container, Device, Health, ImageSource, Limits, Volume
@@ -43,6 +44,18 @@ MOUNT_POINTS = ("proc", "sys", "dev", "run", "data", "tmp")
 SLOT_PATHS = {"manifest": MANIFEST_PATH, "release": RELEASE_PATH, "app_policy": APP_POLICY_PATH, "fw_env_config": FW_ENV_CONFIG_PATH,
               "rauc_conf": RAUC_CONF_PATH, "rauc_keyring": RAUC_KEYRING_PATH, "initramfs": INITRAMFS_NAME,
               "pycm": PYCM_PATH, "crun": CRUN_PATH, "rauc_pre_install": RAUC_PRE_INSTALL_PATH}
+
+# The release file's SIGNING line: whether the device's keyring is a development key's (no
+# update.signing). Release builds refuse the first: `--release` (Debian), PYCONTAINERS_RELEASE
+# (Yocto), BR2_PYCONTAINERS_RELEASE (Buildroot).
+SIGNING_DEVELOPMENT, SIGNING_RELEASE = "development", "release"
+
+
+def release_fields(contract_dir: Path) -> dict[str, str]:
+    """The NAME=VALUE lines of a rendered contract's release file (contract_dir/release)."""
+    lines = (contract_dir / "release").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
 
 # Every file of the contract: output path -> template.
 FILES = {
@@ -272,7 +285,7 @@ def write_contract(device: Device, tree: Tree, keyring_pem: bytes, development_k
     """development_key: the keyring is a development key's (no update.signing): the release file
     says so, and the manager warns at every boot (docs/security.md)."""
     ctx = {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS, "manager": MANAGER,
-           "services": services(device), "signing": "development" if development_key else "release"}
+           "services": services(device), "signing": SIGNING_DEVELOPMENT if development_key else SIGNING_RELEASE}
     for rel, template in FILES.items():
         tree.render(f"contract/{rel}", template, mode=0o755 if rel == "initramfs/init" else 0o644, **ctx)
     tree.write("contract/rauc/keyring.pem", keyring_pem)

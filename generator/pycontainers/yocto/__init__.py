@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import oci
-from ..contract import container_mount_points
+from ..contract import container_mount_points, release_fields
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device, Partition
 from ..render import Tree
@@ -132,6 +132,7 @@ class YoctoDevice:
     sources: tuple[Source, ...]  # pinned upstream sources, base then BSP
     project: Source  # this repository (meta-pycontainers): a commit of it, or its path
     device_layer_path: str  # the device layer in kas's repository `device` (its root: see checkout.py)
+    signing: str  # the release file's SIGNING (development or release): PYCONTAINERS_SIGNING
     layer_depends: tuple[str, ...]
     pins_date: str
 
@@ -161,7 +162,7 @@ def _partition(p: Partition, facts: SeriesFacts) -> WksPartition:
                         p.offset_mib, PART_CONTENT[kind])
 
 
-def yocto_device(device: Device, series: str, pins: Pins, where: Placement) -> YoctoDevice:
+def yocto_device(device: Device, series: str, pins: Pins, where: Placement, signing: str) -> YoctoDevice:
     board = device.board
     pins.check_bsp(board.yocto_layers, str(board.source))
     facts = SERIES[series]
@@ -178,7 +179,7 @@ def yocto_device(device: Device, series: str, pins: Pins, where: Placement) -> Y
         containers=tuple(_container(device, c) for c in device.containers),
         partitions=tuple(_partition(p, facts) for p in device.storage.partitions),
         sources=sources, project=where.project,
-        device_layer_path=f"{where.device_layer}/meta-{device.name}".removeprefix("./"),
+        device_layer_path=f"{where.device_layer}/meta-{device.name}".removeprefix("./"), signing=signing,
         layer_depends=(STATIC_COLLECTION, *(s.collection for s in sources if s.collection)),
         pins_date=pins.date)
 
@@ -244,10 +245,10 @@ def _write_converted(device: Device, c: YoctoContainer, tree: Tree, rel: str) ->
 
 
 def write_yocto(device: Device, tree: Tree, series: str, where: Placement) -> None:
-    y = yocto_device(device, series, load_pins(), where)
+    contract = tree.root / "contract"
+    y = yocto_device(device, series, load_pins(), where, release_fields(contract)["SIGNING"])
     ctx = {"y": y, "device": device, "board": device.board, "storage": device.storage}
     top, layer = "yocto", f"yocto/{y.layer}"
-    contract = tree.root / "contract"
 
     tree.render(f"{layer}/conf/layer.conf", "yocto/layer.conf.j2", **ctx)
     tree.render(f"{layer}/conf/machine/{y.machine}.conf", "yocto/machine.conf.j2", **ctx)
