@@ -9,6 +9,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import DEVICES, ROOT, checkout_head, golden_bytes, with_test_keys  # noqa: E402
 
 from pycontainers import cli  # noqa: E402
+from pycontainers.yocto import STATIC_LAYER, static_layer_files  # noqa: E402
+
+# meta-pycontainers' files rendered from the requirements table (kernel and busybox fragments)
+for rel, text in static_layer_files().items():
+    (STATIC_LAYER / rel).parent.mkdir(parents=True, exist_ok=True)
+    (STATIC_LAYER / rel).write_text(text)
+    print(f"updated meta-pycontainers/{rel}")
 
 for device in DEVICES:
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import units
 from .model import APP_DEFAULT_MEMORY, APP_DEFAULT_PIDS, Container, Device, Health, ImageSource, Limits, Volume
-from .render import Tree
+from .render import Tree, render
 
 # Paths inside the slot (docs/contract.md, "Slot contents").
 MANIFEST_PATH = "/etc/pycontainers/manifest"
@@ -281,11 +281,22 @@ def container_mount_points(c: Container) -> list[str]:
     return sorted({m["destination"] for m in _mounts(c)})
 
 
+def template_context(device: Device, development_key: bool = True) -> dict:
+    """What the contract's templates print."""
+    return {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS,
+            "manager": MANAGER, "services": services(device),
+            "signing": SIGNING_DEVELOPMENT if development_key else SIGNING_RELEASE}
+
+
+def init_script(device: Device) -> str:
+    """The initramfs /init of a device, as write_contract writes it."""
+    return render("contract/init.j2", **template_context(device))
+
+
 def write_contract(device: Device, tree: Tree, keyring_pem: bytes, development_key: bool) -> None:
     """development_key: the keyring is a development key's (no update.signing): the release file
     says so, and the manager warns at every boot (docs/security.md)."""
-    ctx = {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS, "manager": MANAGER,
-           "services": services(device), "signing": SIGNING_DEVELOPMENT if development_key else SIGNING_RELEASE}
+    ctx = template_context(device, development_key)
     for rel, template in FILES.items():
         tree.render(f"contract/{rel}", template, mode=0o755 if rel == "initramfs/init" else 0o644, **ctx)
     tree.write("contract/rauc/keyring.pem", keyring_pem)
