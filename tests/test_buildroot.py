@@ -238,3 +238,53 @@ def test_host_python_has_every_decompressor_the_unpacker_uses(compression, run_c
                         str(tmp_path / "rootfs")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "rootfs/bin/app").read_bytes() == b"#!/bin/sh\n"
+
+
+# ------------------------------------------------------------------------------------------
+# the requirements table (generator/pycontainers/requirements.py), Buildroot's column
+
+
+def _buildroot_names(device_path: Path) -> set[str]:
+    from pycontainers import requirements as R
+    from pycontainers.contract import init_script
+    from pycontainers.model import load_device
+
+    device = load_device(device_path)
+    names = set()
+    for r in R.table(device, init_script(device)):
+        p = R.provision("buildroot", r)
+        if r.kind in ("program", "feature") and p is not None and not p.limit:
+            names |= set(p.names)
+    return names
+
+
+def test_defconfig_sets_every_symbol_the_table_names(generated):
+    for (name, version), gen in generated.items():
+        lines = set(defconfig_lines(gen))
+        missing = sorted(s for s in _buildroot_names(DEVICES[name]) if f"{s}=y" not in lines)
+        assert not missing, f"{name} {version}: the requirements table's Buildroot symbols are not set: {missing}"
+
+
+def test_busybox_fragment_gives_every_applet_the_table_requires(generated):
+    from pycontainers import requirements as R
+    from pycontainers.contract import init_script
+    from pycontainers.model import load_device
+
+    for (name, _), gen in generated.items():
+        device = load_device(DEVICES[name])
+        fragment = (gen / "buildroot" / "board" / name / "busybox.fragment").read_text().splitlines()
+        for applet in R.applet_users(device, init_script(device)):
+            for symbol in R.applet_symbols(applet):
+                assert f"{symbol}=y" in fragment, (name, applet, symbol)
+        assert "CONFIG_STATIC=y" in fragment  # one binary for the slot, the initramfs and busybox containers
+
+
+def test_internal_toolchain_is_told_the_kernel_headers_series(generated):
+    """Buildroot's internal toolchain takes the headers of the kernel it builds
+    (BR2_KERNEL_HEADERS_AS_KERNEL) and must be told their series, else the choice stays at
+    REALLY_OLD (< 3.17: libseccomp, hence crun's seccomp, is dropped, and the toolchain build
+    stops on the mismatch). A base with an external toolchain (2026.02's raspberrypi4_64) has
+    no such line: versions.<branch>.headers gives it."""
+    for (name, version), gen in generated.items():
+        headers = [ln for ln in defconfig_lines(gen) if ln.startswith("BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_")]
+        assert len(headers) == 1, (name, version, headers)

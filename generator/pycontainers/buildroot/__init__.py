@@ -31,7 +31,9 @@ from .. import oci
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
 from ..render import Tree
-from ..requirements import kernel_fragment
+from .. import requirements
+from ..contract import init_script
+from ..requirements import busybox_fragment_lines, kernel_fragment
 
 VERSIONS_FILE = PROJECT_ROOT / "conf" / "buildroot-versions.yml"
 RUNTIME_DIR = PROJECT_ROOT / "runtime"
@@ -81,6 +83,7 @@ class Version:
     name: str
     tag: str
     defconfigs: dict[str, str]
+    headers: dict[str, str]  # base defconfig -> kernel headers series symbol (bases with an external toolchain)
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ class Versions:
 def load_versions(path: Path = VERSIONS_FILE) -> Versions:
     data = yaml.safe_load(path.read_text())
     return Versions(
-        versions={name: Version(name, v["tag"], dict(v["defconfigs"])) for name, v in data["versions"].items()},
+        versions={name: Version(name, v["tag"], dict(v["defconfigs"]), dict(v.get("headers", {})))
+                  for name, v in data["versions"].items()},
         replaced=tuple(data["replaced"]), uboot=dict(data["uboot"]),
         watchdog_drivers=dict(data["watchdog_drivers"]))
 
@@ -177,6 +181,17 @@ def parse_defconfig(text: str) -> list[Line]:
     return lines
 
 
+def table_symbols(device: Device) -> tuple[str, ...]:
+    """The Buildroot symbols the requirements table names for the slot's programs and their
+    features (requirements.BUILDROOT_PROGRAMS/_FEATURES), sorted: the userspace of the defconfig."""
+    names: set[str] = set()
+    for r in requirements.table(device):
+        p = requirements.provision("buildroot", r)
+        if r.kind in ("program", "feature") and p is not None and not p.limit:
+            names |= set(p.names)
+    return tuple(sorted(names))
+
+
 def _container(device: Device, c: Container) -> BrContainer:
     mps = tuple(container_mount_points(c))
     if c.image.kind == "packages":
@@ -218,8 +233,10 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
         return tuple(p if isinstance(p, Line) else Line(*p) for p in pairs)
 
     blocks = [
-        Block("Toolchain: musl has the wchar and threads RAUC (glib2) needs",
-              lines(("BR2_TOOLCHAIN_BUILDROOT_MUSL", y))),
+        Block("Toolchain: musl has the wchar and threads RAUC (glib2) needs"
+              + ("; the headers of the board's kernel, of this series" if base_name in version.headers else ""),
+              lines(("BR2_TOOLCHAIN_BUILDROOT_MUSL", y),
+                    *(((version.headers[base_name], y),) if base_name in version.headers else ()))),
         Block("System: no init system; the initramfs hands over to pycm as PID 1",
               lines(("BR2_TARGET_GENERIC_HOSTNAME", _q(device.hostname)),
                     ("BR2_TARGET_GENERIC_ISSUE", _q(f"{device.name} {device.version}")),
@@ -232,16 +249,11 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
               lines((KERNEL_FORMATS[board.kernel_image], y),
                     ("BR2_LINUX_KERNEL_CONFIG_FRAGMENT_FILES", _q(f"{bpath}/linux.fragment")),
                     ("BR2_LINUX_KERNEL_INSTALL_TARGET", y))),
-        Block("Host userspace: busybox, crun, fw_printenv/fw_setenv, the D-Bus system bus and RAUC's "
-              "service on it (both run by pycm), unsquashfs (rauc extract of app bundles), pycm",
+        Block("Host userspace, from the requirements table (requirements.py): busybox, crun with seccomp, "
+              "fw_printenv/fw_setenv, the D-Bus system bus and RAUC's service on it with network and "
+              "streaming, squashfs-tools (rauc extract of app bundles), pycm",
               lines(("BR2_PACKAGE_BUSYBOX_CONFIG_FRAGMENT_FILES", _q(f"{bpath}/busybox.fragment")),
-                    ("BR2_PACKAGE_CRUN", y),
-                    ("BR2_PACKAGE_DBUS", y),
-                    ("BR2_PACKAGE_LIBUBOOTENV", y),
-                    ("BR2_PACKAGE_RAUC", y),
-                    ("BR2_PACKAGE_RAUC_DBUS", y),
-                    ("BR2_PACKAGE_SQUASHFS", y),
-                    ("BR2_PACKAGE_PYCM", y))),
+                    *((sym, y) for sym in table_symbols(device)))),
         Block(f"Slot image: ext4 without journal, {device.storage.slots[0].size_mib} MiB (storage.rootfs)",
               lines(("BR2_TARGET_ROOTFS_EXT2", y),
                     ("BR2_TARGET_ROOTFS_EXT2_4", y),
@@ -323,6 +335,7 @@ def write_buildroot(device: Device, tree: Tree, version: str) -> None:
                              "# the requirements table's kernel options (generator/pycontainers/requirements.py).",
                              qemu=board.qemu is not None)
     tree.render(f"{bdir}/linux.fragment", "buildroot/linux.fragment.j2", kernel=kernel.rstrip("\n"), **ctx)
-    tree.render(f"{bdir}/busybox.fragment", "buildroot/busybox.fragment.j2", **ctx)
+    tree.render(f"{bdir}/busybox.fragment", "buildroot/busybox.fragment.j2",
+                applets=busybox_fragment_lines(device, init_script(device)), **ctx)
     tree.render(f"{bdir}/post-build.sh", "buildroot/post-build.sh.j2", mode=0o755, **ctx)
     tree.render(f"{bdir}/post-image.sh", "buildroot/post-image.sh.j2", mode=0o755, **ctx)
