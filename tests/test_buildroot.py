@@ -96,8 +96,9 @@ def test_writing_rules(generated):
         assert len(desc) == 2 and desc[0] == "name: PYCONTAINERS" and desc[1].startswith("desc: ")
         assert (br / "external.mk").read_text() == \
             "include $(sort $(wildcard $(BR2_EXTERNAL_PYCONTAINERS_PATH)/package/*/*.mk))\n"
-        assert all(ln.startswith("source \"$BR2_EXTERNAL_PYCONTAINERS_PATH/package/")
-                   for ln in (br / "Config.in").read_text().splitlines())
+        assert (br / "Config.in").read_text().splitlines() == [
+            'source "$BR2_EXTERNAL_PYCONTAINERS_PATH/package/pycm/Config.in"',
+            f'source "$BR2_EXTERNAL_PYCONTAINERS_PATH/board/{name}/Config.in"']
         for mk in br.glob("package/*/*.mk"):
             text = mk.read_text().splitlines()
             assert text[:5] == ["#" * 80, "#", f"# {mk.stem}", "#", "#" * 80]
@@ -288,3 +289,63 @@ def test_internal_toolchain_is_told_the_kernel_headers_series(generated):
     for (name, version), gen in generated.items():
         headers = [ln for ln in defconfig_lines(gen) if ln.startswith("BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_")]
         assert len(headers) == 1, (name, version, headers)
+
+
+# ------------------------------------------------------------------------------------------
+# BR2_PYCONTAINERS_RELEASE: the Buildroot equivalent of --release
+
+
+def _external_config(br: Path, tmp: Path, release: bool) -> Path:
+    """The .config Buildroot writes for the external tree's options (kconfiglib, the library
+    Buildroot's Kconfig is checked with; Buildroot's own Config.in is not here: its symbols the
+    tree refers to, such as BR2_USE_MMU, stay undefined)."""
+    kconfiglib = pytest.importorskip("kconfiglib")
+    import os
+    old = dict(os.environ)
+    os.environ.update(BR2_EXTERNAL_PYCONTAINERS_PATH=str(br), CONFIG_="")  # Buildroot's symbols have no CONFIG_ prefix
+    try:
+        kconf = kconfiglib.Kconfig(str(br / "Config.in"), warn=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    sym = kconf.syms["BR2_PYCONTAINERS_RELEASE"]
+    assert sym.type == kconfiglib.BOOL and sym.nodes[0].prompt, "a visible bool option"
+    assert sym.set_value("y" if release else "n")
+    config = tmp / ".config"
+    kconf.write_config(str(config))
+    return config
+
+
+@pytest.mark.parametrize("signing", ["development", "release"])
+def test_release_option_refuses_a_development_key_in_post_scripts(signing, run_cli, tmp_path):
+    keys = ROOT / "tests" / "data" / "keys"
+    device = DEVICES["demo"]
+    if signing == "release":
+        device = tmp_path / "signed.yml"
+        device.write_text(DEVICES["demo"].read_text().replace("name: demo\n", "name: signed\n").replace(
+            "update:\n", f"update:\n  signing: {{key: {keys / 'development.key.pem'}, cert: {keys / 'development.cert.pem'}}}\n", 1))
+    name = "demo" if signing == "development" else "signed"
+    out = with_test_keys(tmp_path / "out")
+    code, _, err = run_cli("generate", device, "-o", out, "--backend", "buildroot")
+    assert code == 0, err
+    br = out / "generated" / "buildroot"
+    board = br / "board" / name
+    target = tmp_path / "target"
+    (target / "etc" / "pycontainers").mkdir(parents=True)
+    release_file = board / "rootfs-overlay" / "etc" / "pycontainers" / "release"
+    assert f"SIGNING={signing}\n" in release_file.read_text()
+    (target / "etc" / "pycontainers" / "release").write_bytes(release_file.read_bytes())
+    (tmp_path / "images").mkdir()
+    for release in (True, False):
+        config = _external_config(br, tmp_path, release)
+        env = {"PATH": "/usr/bin:/bin", "BR2_CONFIG": str(config), "TARGET_DIR": str(target),
+               "BUILD_DIR": str(tmp_path / "build"), "HOST_DIR": str(tmp_path / "host"),
+               "BINARIES_DIR": str(tmp_path / "images")}
+        for script, arg in (("post-build.sh", target), ("post-image.sh", tmp_path / "images")):
+            r = subprocess.run(["sh", str(board / script), str(arg)], capture_output=True, text=True, env=env)
+            refused = "BR2_PYCONTAINERS_RELEASE" in r.stderr
+            if release and signing == "development":
+                assert r.returncode != 0 and refused and "update.signing" in r.stderr, (script, r.stderr)
+                assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+            else:
+                assert not refused, (script, release, r.stderr)

@@ -32,7 +32,7 @@ from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
 from ..render import Tree
 from .. import requirements
-from ..contract import init_script
+from ..contract import SIGNING_DEVELOPMENT, init_script
 from ..requirements import busybox_fragment_lines, kernel_fragment
 
 VERSIONS_FILE = PROJECT_ROOT / "conf" / "buildroot-versions.yml"
@@ -161,6 +161,8 @@ class BrDevice:
     watchdog_config: str | None  # kernel symbol of the board's watchdog driver
     bundle: str  # RAUC bundle file name in the images directory
     keyring: str  # the keyring's path in the slot (the default signing certificate)
+    release_path: str  # the release file in the slot (its SIGNING line: BR2_PYCONTAINERS_RELEASE)
+    signing_development: str = SIGNING_DEVELOPMENT
     external_name: str = EXTERNAL_NAME
     pycm_version: str = ""
 
@@ -293,6 +295,7 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
         initramfs_applets=INITRAMFS_APPLETS, kernel_image=board.kernel_image,
         initramfs=SLOT_PATHS["initramfs"], needs_python=needs_python,
         bundle=f"{device.name}-{device.version}.raucb", keyring=SLOT_PATHS["rauc_keyring"],
+        release_path=SLOT_PATHS["release"],
         watchdog_config=versions.watchdog_drivers.get(board.watchdog_module or ""), pycm_version=__version__)
 
 
@@ -309,6 +312,7 @@ def write_buildroot(device: Device, tree: Tree, version: str) -> None:
     tree.render(f"{top}/external.desc", "buildroot/external.desc.j2", **ctx)
     tree.render(f"{top}/external.mk", "buildroot/external.mk.j2", **ctx)
     tree.render(f"{top}/Config.in", "buildroot/Config.in.j2", **ctx)
+    tree.render(f"{bdir}/Config.in", "buildroot/board/Config.in.j2", **ctx)
     tree.render(f"{top}/configs/{b.defconfig}", "buildroot/defconfig.j2", **ctx)
     tree.render(f"{top}/package/pycm/Config.in", "buildroot/pycm/Config.in.j2", **ctx)
     tree.render(f"{top}/package/pycm/pycm.mk", "buildroot/pycm/pycm.mk.j2", **ctx)
