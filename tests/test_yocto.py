@@ -607,3 +607,35 @@ def test_container_recipes_carry_their_contents_licenses(series, generated):
     rootfs = (generated["demo", series] / "yocto/meta-demo/recipes-containers/demo-container-hostos"
               / "demo-container-hostos-rootfs.bb").read_text()
     assert re.search(r'^LICENSE = "([^"]*)"', rootfs, re.M).group(1) == license_
+
+
+# ------------------------------------------------------------------------------------------
+# Layer compliance (yocto-check-layer's offline checks; the full tool runs against the real
+# trees, docs/yocto.md "How this is checked")
+
+def test_layer_readme_license_and_security_as_yocto_check_layer_wants():
+    """test_readme: a README with maintainer, patch and an email, not pointing at another README
+    (which would skip those checks); test_security: SECURITY.*; COPYING.MIT and the repository's
+    LICENSE, the same MIT text."""
+    readme = (STATIC / "README.md").read_text()
+    assert "readme" not in readme.lower()
+    assert "maintainer" in readme.lower() and "patch" in readme.lower()
+    assert re.search(r"[^@\s]+@[^@\s]+", readme)
+    for source in ("kas", "bitbake-setup", "meta-virtualization", "meta-rauc", "openembedded-core"):
+        assert source in readme
+    assert (STATIC / "SECURITY.md").read_text().strip()
+    assert (STATIC / "COPYING.MIT").read_text() == (ROOT / "LICENSE").read_text()
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_recipes_that_need_the_device_layer_are_not_in_world():
+    """`bitbake world` (yocto-check-layer's test_world) cannot build a recipe whose files only the
+    device layer's bbappend provides: such recipes say EXCLUDE_FROM_WORLD."""
+    for recipe in STATIC.rglob("*.bb"):
+        text = recipe.read_text()
+        uris = re.findall(r"file://([^\s;\"\\]+)", re.search(r'SRC_URI = "([^"]*)"', text).group(1)) \
+            if 'SRC_URI = "' in text else []
+        own = [u for u in uris if (recipe.parent / "files" / u).exists() or (recipe.parent / u).exists()]
+        needs_device = bool(uris) and len(own) < len(uris) and "PYCM_SRCDIR" not in text
+        if needs_device or "pycontainers-initramfs-init" in text:
+            assert 'EXCLUDE_FROM_WORLD = "1"' in text, recipe.name
