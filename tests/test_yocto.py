@@ -316,6 +316,7 @@ def wic_part_parser() -> argparse.ArgumentParser:
     part.add_argument("--mkfs-extraopts", default="")
     part.add_argument("--label")
     part.add_argument("--part-name")
+    part.add_argument("--part-type")  # a GPT type GUID (ksparser.py: --part-type)
     sizes = part.add_mutually_exclusive_group()
     sizes.add_argument("--size", type=size, default=0)
     sizes.add_argument("--fixed-size", type=size, default=0)
@@ -658,3 +659,121 @@ def test_release_refuses_images_and_bundles_that_trust_a_development_key(signing
             else:
                 d = parse(recipe)
                 assert d[""].getVar("PYCONTAINERS_SIGNING") == signing
+
+
+# ------------------------------------------------------------------------------------------
+# What the requirements table asks of the Yocto rendering (issue 19)
+
+def _distro_var(name: str) -> str:
+    text = (STATIC / "conf/distro/pycontainers.conf").read_text()
+    m = re.search(rf'^{re.escape(name)} \??\??= "([^"]*)"', text, re.M)
+    assert m, f"{name} not set in the distro"
+    return m.group(1)
+
+
+def test_distro_builds_rauc_with_every_feature_of_the_table():
+    """Without `service` RAUC has no `rauc service`: the manifest's required host service
+    crash-loops and no boot is ever committed."""
+    from pycontainers.requirements import YOCTO_FEATURES
+
+    wanted = {c for name, p in YOCTO_FEATURES.items() if name.startswith("rauc.") for c in p.config}
+    assert {"service", "network", "streaming"} <= wanted
+    assert wanted <= set(_distro_var("PACKAGECONFIG:pn-rauc").split())
+
+
+def test_distro_prefers_its_own_rauc_conf():
+    """meta-rauc's rauc-conf and pycontainers-rauc-conf both RPROVIDE virtual-rauc-conf."""
+    assert _distro_var("PREFERRED_RPROVIDER_virtual-rauc-conf") == "pycontainers-rauc-conf"
+    recipe = (STATIC / "recipes-core/pycontainers-config/pycontainers-rauc-conf.bb").read_text()
+    assert 'RPROVIDES:${PN} = "virtual-rauc-conf"' in recipe
+
+
+@pytest.mark.parametrize("series", SERIES)
+@pytest.mark.parametrize("name", DEVICES)
+def test_boot_partition_is_a_fat_partition_type(name, series, generated):
+    """The Raspberry Pi firmware reads its files only from a GPT partition of type Microsoft basic
+    data; genimage's default (and wic's for an unknown type) is Linux filesystem."""
+    from pycontainers.model import BOOT_PARTITION_TYPE
+
+    gen = generated[name, series]
+    parts, _ = parse_wks(next((gen / "yocto" / f"meta-{name}").rglob("*.wks")))
+    boot = next(p for p in parts if p.part_name == "boot")
+    assert boot.part_type == BOOT_PARTITION_TYPE == "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+    genimage = (gen / "contract" / "genimage.cfg").read_text()
+    block = re.search(r"partition boot \{([^}]*)\}", genimage).group(1)
+    assert f'partition-type-uuid = "{BOOT_PARTITION_TYPE}"' in block
+    assert genimage.count("partition-type-uuid") == 1
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_qemu_machines_run_with_runqemu(name, generated):
+    """runqemu starts U-Boot (QB_DEFAULT_BIOS) on the wic disk with no -kernel of its own; real
+    boards get none of it."""
+    machine = next((generated[name, "wrynose"] / "yocto" / f"meta-{name}" / "conf/machine").glob("*.conf")).read_text()
+    if name == "demo":  # qemuarm64
+        assert 'QB_DEFAULT_FSTYPE = "wic"' in machine
+        assert 'QB_DEFAULT_BIOS = "${UBOOT_BINARY}"' in machine
+        assert 'QB_DEFAULT_KERNEL = "none"' in machine
+    else:
+        assert "QB_" not in machine
+
+
+def test_runqemu_settings_follow_the_boards_firmware(tmp_path):
+    from pycontainers.model import load_device
+    from pycontainers.yocto import runqemu_settings
+
+    for board, expected in (("qemux86-64", {"UBOOT_SUFFIX": "rom", "QB_DEFAULT_BIOS": "${UBOOT_BINARY}"}),
+                            ("qemuriscv64", {"QB_DEFAULT_KERNEL": "${UBOOT_BINARY}"})):
+        settings = dict(runqemu_settings(load_device(DEVICES["demo"], board).board))
+        assert expected.items() <= settings.items() and settings["QB_DEFAULT_FSTYPE"] == "wic"
+    assert "QB_DEFAULT_BIOS" not in dict(runqemu_settings(load_device(DEVICES["demo"], "qemuriscv64").board))
+
+
+@pytest.mark.parametrize("series", SERIES)
+def test_container_recipes_carry_their_contents_licenses(series, generated):
+    """A busybox container ships busybox and glibc: GPL and LGPL, not MIT."""
+    from pycontainers.yocto import SERIES_LICENSES
+
+    recipe = (generated["demo", series] / "yocto/meta-demo/recipes-containers/demo-container-hostos"
+              / "demo-container-hostos.bb").read_text()
+    license_ = re.search(r'^LICENSE = "([^"]*)"', recipe, re.M).group(1)
+    assert "MIT" not in license_
+    assert set(license_.split(" & ")) == set((SERIES_LICENSES[series]["busybox"] + " & "
+                                              + SERIES_LICENSES[series]["glibc"]).split(" & "))
+    for lic in license_.split(" & "):
+        assert f"${{COMMON_LICENSE_DIR}}/{lic};md5=" in recipe
+    rootfs = (generated["demo", series] / "yocto/meta-demo/recipes-containers/demo-container-hostos"
+              / "demo-container-hostos-rootfs.bb").read_text()
+    assert re.search(r'^LICENSE = "([^"]*)"', rootfs, re.M).group(1) == license_
+
+
+# ------------------------------------------------------------------------------------------
+# Layer compliance (yocto-check-layer's offline checks; the full tool runs against the real
+# trees, docs/yocto.md "How this is checked")
+
+def test_layer_readme_license_and_security_as_yocto_check_layer_wants():
+    """test_readme: a README with maintainer, patch and an email, not pointing at another README
+    (which would skip those checks); test_security: SECURITY.*; COPYING.MIT and the repository's
+    LICENSE, the same MIT text."""
+    readme = (STATIC / "README.md").read_text()
+    assert "readme" not in readme.lower()
+    assert "maintainer" in readme.lower() and "patch" in readme.lower()
+    assert re.search(r"[^@\s]+@[^@\s]+", readme)
+    for source in ("kas", "bitbake-setup", "meta-virtualization", "meta-rauc", "openembedded-core"):
+        assert source in readme
+    assert (STATIC / "SECURITY.md").read_text().strip()
+    assert (STATIC / "COPYING.MIT").read_text() == (ROOT / "LICENSE").read_text()
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_recipes_that_need_the_device_layer_are_not_in_world():
+    """`bitbake world` (yocto-check-layer's test_world) cannot build a recipe whose files only the
+    device layer's bbappend provides: such recipes say EXCLUDE_FROM_WORLD."""
+    for recipe in STATIC.rglob("*.bb"):
+        text = recipe.read_text()
+        uris = re.findall(r"file://([^\s;\"\\]+)", re.search(r'SRC_URI = "([^"]*)"', text).group(1)) \
+            if 'SRC_URI = "' in text else []
+        own = [u for u in uris if (recipe.parent / "files" / u).exists() or (recipe.parent / u).exists()]
+        needs_device = bool(uris) and len(own) < len(uris) and "PYCM_SRCDIR" not in text
+        if needs_device or "pycontainers-initramfs-init" in text:
+            assert 'EXCLUDE_FROM_WORLD = "1"' in text, recipe.name

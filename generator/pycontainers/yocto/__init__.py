@@ -27,7 +27,7 @@ from .. import oci
 from ..contract import container_mount_points, init_script, release_fields
 from ..requirements import busybox_fragment_lines, kernel_fragment
 from ..errors import UserError
-from ..model import PROJECT_ROOT, Container, Device, Partition
+from ..model import PROJECT_ROOT, Board, Container, Device, Partition
 from ..render import Tree
 from .checkout import LAYER_SOURCES, kas_repo_root, project_source
 from .pins import Pins, Source, load_pins
@@ -53,6 +53,19 @@ class SeriesFacts:
 SERIES = {
     "scarthgap": SeriesFacts("5.0", "bootimg-partition", bitbake_setup=False),
     "wrynose": SeriesFacts("6.0", "bootimg_partition", bitbake_setup=True),
+}
+
+# Licenses of what a container built from packages ships, per series (oe-core's LICENSE of the
+# recipe; the parity check scripts/realcheck/yocto-parity compares them with bitbake -e). glibc
+# comes with every dynamically linked package.
+SERIES_LICENSES = {
+    "scarthgap": {"busybox": "GPL-2.0-only & bzip2-1.0.4", "glibc": "GPL-2.0-only & LGPL-2.1-or-later"},
+    "wrynose": {"busybox": "GPL-2.0-only & bzip2-1.0.6", "glibc": "GPL-2.0-only & LGPL-2.1-or-later"},
+}
+# md5 of oe-core's common license texts (the same in both series)
+COMMON_LICENSE_MD5 = {
+    "GPL-2.0-only": "801f80980d171dd6425610833a22dbe6", "LGPL-2.1-or-later": "2a4f4fd2128ea2f65047ee63fbca9f68",
+    "bzip2-1.0.4": "452e1b423688222dcfc3cb9462c92902", "bzip2-1.0.6": "841c5495611ae95b13e80fa4a0627333",
 }
 
 # Debian package names (a container's image.packages) that Yocto spells differently; the others
@@ -99,6 +112,15 @@ class YoctoContainer:
     oci_source: Path | None  # where it is copied from
     oci_convert: bool  # a docker-archive, written as an OCI layout (umoci reads only those)
     mountpoints: tuple[str, ...]
+    # LICENSE of the bundle recipe: its contents' licenses; CLOSED with `unknown` naming what
+    # pycontainers cannot know (an OCI image's, a package outside SERIES_LICENSES)
+    license: str = "CLOSED"
+    license_files: tuple[tuple[str, str], ...] = ()
+    license_unknown: str = ""
+
+    @property
+    def license_uris(self) -> list[str]:
+        return [f"file://${{COMMON_LICENSE_DIR}}/{name};md5={md5}" for name, md5 in self.license_files]
 
 
 @dataclass(frozen=True)
@@ -130,6 +152,7 @@ class YoctoDevice:
     env_size: int
     containers: tuple[YoctoContainer, ...]
     partitions: tuple[WksPartition, ...]
+    runqemu: tuple[tuple[str, str], ...]
     sources: tuple[Source, ...]  # pinned upstream sources, base then BSP
     project: Source  # this repository (meta-pycontainers): a commit of it, or its path
     device_layer_path: str  # the device layer in kas's repository `device` (its root: see checkout.py)
@@ -143,24 +166,55 @@ class YoctoDevice:
         return [p for s in (*self.sources, self.project) for p in s.layer_paths()]
 
 
-def _container(device: Device, c: Container) -> YoctoContainer:
+def _licenses(pkgs: tuple[str, ...], series: str) -> dict:
+    known = SERIES_LICENSES[series]
+    unknown = [p for p in pkgs if p not in known]
+    if unknown:
+        return {"license_unknown": f"packages {', '.join(unknown)}"}
+    names: list[str] = []
+    for p in (*pkgs, "glibc"):
+        names += [n for n in known[p].split(" & ") if n not in names]
+    return {"license": " & ".join(names), "license_files": tuple((n, COMMON_LICENSE_MD5[n]) for n in names)}
+
+
+def _container(device: Device, c: Container, series: str) -> YoctoContainer:
     recipe = f"{device.name}-container-{c.name}"
     if c.image.kind == "packages":
         pkgs = tuple(YOCTO_PACKAGE_NAMES.get(p, p) for p in c.image.packages)
         return YoctoContainer(c.name, recipe, f"{recipe}-rootfs", pkgs, None, None, None, False,
-                              tuple(container_mount_points(c)))
+                              tuple(container_mount_points(c)), **_licenses(pkgs, series))
     source = c.image.path
     assert source is not None
     convert = c.image.kind == "docker-archive"
     name = source.name.removesuffix(".tar") + ".oci" if convert else source.name
     uri = f"file://{name};unpack=0" if c.image.kind == "oci-archive" else f"file://{name}"
-    return YoctoContainer(c.name, recipe, None, (), name, uri, source, convert, tuple(container_mount_points(c)))
+    return YoctoContainer(c.name, recipe, None, (), name, uri, source, convert, tuple(container_mount_points(c)),
+                          license_unknown=f"the {c.image.kind} image {source.name}")
 
 
 def _partition(p: Partition, facts: SeriesFacts) -> WksPartition:
     kind = "slot" if p.slot else p.name
-    return WksPartition(p.name, PART_OPTIONS[kind].format(bootimg=facts.bootimg_plugin), p.size_mib,
-                        p.offset_mib, PART_CONTENT[kind])
+    options = PART_OPTIONS[kind].format(bootimg=facts.bootimg_plugin)
+    if p.gpt_type:
+        options += f" --part-type {p.gpt_type}"
+    return WksPartition(p.name, options, p.size_mib, p.offset_mib, PART_CONTENT[kind])
+
+
+def runqemu_settings(board: Board) -> tuple[tuple[str, str], ...]:
+    """runqemu on a QEMU machine: U-Boot as the firmware (as the board's qemu.firmware hands it to
+    QEMU), the wic disk, no kernel of runqemu's own (U-Boot loads it from the slot). None for real
+    boards."""
+    if not board.qemu:
+        return ()
+    settings = [("QB_DEFAULT_FSTYPE", "wic")]
+    if board.qemu.get("firmware") == "opensbi":
+        # OpenSBI (oe-core's QB_DEFAULT_BIOS fw_jump.elf) starts the S-mode U-Boot as its payload
+        settings.append(("QB_DEFAULT_KERNEL", "${UBOOT_BINARY}"))
+    else:
+        settings += [("QB_DEFAULT_BIOS", "${UBOOT_BINARY}"), ("QB_DEFAULT_KERNEL", "none")]
+    if board.arch == "x86_64":
+        settings.insert(0, ("UBOOT_SUFFIX", "rom"))  # qemu-x86_64's U-Boot is a ROM image
+    return tuple(settings)
 
 
 def yocto_device(device: Device, series: str, pins: Pins, where: Placement, signing: str) -> YoctoDevice:
@@ -177,7 +231,8 @@ def yocto_device(device: Device, series: str, pins: Pins, where: Placement, sign
         image=f"{device.name}-image", bundle=f"{device.name}-bundle", wks=f"{device.name}.wks",
         kernel_image=board.kernel_image, slot_size_kib=device.storage.slot_size // 1024,
         env_size=device.storage.env_blob_size,
-        containers=tuple(_container(device, c) for c in device.containers),
+        containers=tuple(_container(device, c, series) for c in device.containers),
+        runqemu=runqemu_settings(board),
         partitions=tuple(_partition(p, facts) for p in device.storage.partitions),
         sources=sources, project=where.project,
         device_layer_path=f"{where.device_layer}/meta-{device.name}".removeprefix("./"), signing=signing,
