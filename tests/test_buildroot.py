@@ -349,3 +349,12 @@ def test_release_option_refuses_a_development_key_in_post_scripts(signing, run_c
                 assert len(r.stderr.strip().splitlines()) == 1, r.stderr
             else:
                 assert not refused, (script, release, r.stderr)
+
+
+def test_requirements_json_tells_br_parity_whether_the_board_is_qemu(run_cli):
+    """scripts/realcheck/br-parity checks the QEMU-only kernel options on QEMU boards only."""
+    import json
+    for name, qemu in (("demo", True), ("demo-rpi4", False)):
+        code, out, err = run_cli("requirements", DEVICES[name], "--json")
+        assert code == 0, err
+        assert json.loads(out)["qemu"] is qemu

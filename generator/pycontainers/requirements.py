@@ -492,6 +492,8 @@ def _file(backend: str, r: Requirement) -> Provision | None:
         return P(f"{recipe}: {_GENERATED_HOW['yocto']}", (recipe,)) if recipe else None
     if backend == "buildroot" and r.name == f"/boot/{contract.INITRAMFS_NAME}":
         return P("post-build.sh packs the initramfs from the contract's init", ())
+    if backend == "buildroot" and r.name.lstrip("/") in contract.MOUNT_POINTS:
+        return P("post-build.sh makes the mount points in the target directory", ())
     if backend == "debian" and r.name == f"/boot/{contract.INITRAMFS_NAME}":
         return P("debian/build.py packs busybox, the board's modules and the contract's init", ())
     return P(_GENERATED_HOW[backend], ())
@@ -586,6 +588,7 @@ def table_json(device: Device | None = None, init_script: str | None = None) -> 
             row["backends"][b] = None if p is None else {k: v for k, v in asdict(p).items() if v not in ("", ())}
         rows.append(row)
     return {"pycontainers-requirements": 1, "device": device.name if device else None,
-            "board": device.board.name if device else None, "requirements": rows}
+            "board": device.board.name if device else None,
+            "qemu": device.board.qemu is not None if device else None, "requirements": rows}
 
 
