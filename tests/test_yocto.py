@@ -584,6 +584,12 @@ def test_layer_source_git_outside_a_checkout_is_one_line(tmp_path):
         project_source(load_pins(), "git", copy)
     auto = project_source(load_pins(), None, copy)  # an installed pycontainers: its own copy, by path
     assert auto.path == str(copy) and auto.url is None and auto.commit is None
+    # installed into a virtualenv inside some git checkout: still not that checkout's layer
+    _git(tmp_path, "init", "-q")
+    (tmp_path / ".gitignore").write_text("installed/\n")
+    with pytest.raises(UserError, match="not tracked"):
+        project_source(load_pins(), "git", copy)
+    assert project_source(load_pins(), None, copy).path == str(copy)
 
 
 def test_layer_source_git_warns_of_uncommitted_layer_changes(tmp_path, capsys):

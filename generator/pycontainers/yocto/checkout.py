@@ -36,8 +36,9 @@ def _git():
     return git
 
 
-def _checkout(root: Path):
-    """The git repository whose work tree holds `root`, or None."""
+def _checkout(root: Path, layers: tuple[str, ...]):
+    """The git repository whose work tree holds `root` and tracks its layers, or None (an
+    installed copy, even one in a virtualenv inside some checkout, is not that checkout's)."""
     git = _git()
     if git is None:
         return None
@@ -45,16 +46,21 @@ def _checkout(root: Path):
         repo = git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
-    return None if repo.bare or repo.working_tree_dir is None else repo
+    if repo.bare or repo.working_tree_dir is None:
+        return None
+    top = Path(repo.working_tree_dir).resolve()
+    tracked = all(repo.git.ls_files("--", str((root / layer).relative_to(top))) for layer in layers)
+    return repo if tracked else None
 
 
 def project_source(pins: Pins, layer_source: str | None, root: Path) -> Source:
     """meta-pycontainers (pins.project) as a build gets it; `root` holds its layer directories."""
     base = pins.project_source()
     root = root.resolve()
-    repo = _checkout(root) if layer_source != "path" else None
+    repo = _checkout(root, base.layers) if layer_source != "path" else None
     if layer_source == "git" and repo is None:
-        raise UserError(f"--layer-source git: {root} is not in a git checkout, so meta-pycontainers cannot be "
+        raise UserError(f"--layer-source git: {root} is not in a git checkout (or its layer is not tracked there), "
+                        f"so meta-pycontainers cannot be "
                         f"pinned by commit; use --layer-source path (kas path:, bitbake-setup local)")
     if repo is None:
         return dataclasses.replace(base, url=None, branch=None, commit=None, path=str(root))
