@@ -96,9 +96,8 @@ class Placement:
 def placement(layer_source: str | None, directory: Path, pins: Pins | None = None) -> Placement:
     """The placement of a Yocto tree to be written to `directory` (OUTPUT/generated/yocto)."""
     pins = pins or load_pins()
-    layer_dir = directory.resolve() / "LAYER"
-    rel = layer_dir.relative_to(kas_repo_root(directory))
-    return Placement(project_source(pins, layer_source, PROJECT_DIR), str(rel.parent))
+    rel = directory.resolve().relative_to(kas_repo_root(directory))  # "." when kas takes the directory itself
+    return Placement(project_source(pins, layer_source, PROJECT_DIR), str(rel))
 
 
 @dataclass(frozen=True)
