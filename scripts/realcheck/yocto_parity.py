@@ -230,8 +230,8 @@ class Check:
         for r in reqs:
             symbols = r["backends"]["yocto"].get("config", [])
             missing = [s for s in symbols if config.get(s) != "y"]
-            self.report(r["id"], not missing, (f"{' '.join(symbols)}=y" if not missing else
-                        f"{' '.join(f'{s}={config.get(s, 'unset')}' for s in missing)}")
+            got = " ".join(f"{s}={config.get(s, 'unset')}" for s in missing)
+            self.report(r["id"], not missing, (" ".join(symbols) + "=y" if not missing else got)
                         + f" in oe-core's defconfig + {names}")
 
     def kernel(self, reqs: list[dict]) -> None:
