@@ -358,3 +358,15 @@ def test_requirements_json_tells_br_parity_whether_the_board_is_qemu(run_cli):
         code, out, err = run_cli("requirements", DEVICES[name], "--json")
         assert code == 0, err
         assert json.loads(out)["qemu"] is qemu
+
+
+@pytest.mark.parametrize("script", ["br-parity", "kas-layers"])
+def test_realcheck_scripts_compile_and_print_their_usage(script):
+    """scripts/realcheck/br-parity and kas-layers run only against the real trees
+    (docs/buildroot.md, docs/yocto.md); here they compile with this Python and print their usage."""
+    import sys
+    path = ROOT / "scripts" / "realcheck" / script
+    compile(path.read_text(), str(path), "exec")
+    if script == "br-parity":
+        r = subprocess.run([sys.executable, str(path)], capture_output=True, text=True)
+        assert r.returncode == 1 and r.stderr.startswith(script), r.stderr

@@ -196,3 +196,17 @@ def test_debian_busybox_has_every_applet(debian_arm64):
     missing = [a for a in R.applet_users(device, contract.init_script(device))
                if a not in ("[",) and b"\0" + a.encode() + b"\0" not in binary]
     assert missing == []
+
+
+def test_parity_scripts_are_well_formed():
+    """scripts/realcheck/yocto-parity runs only against the real trees (docs/yocto.md); here its
+    shell passes shellcheck and its Python compiles."""
+    import py_compile
+    import shutil
+    import subprocess
+
+    py_compile.compile(str(ROOT / "scripts/realcheck/yocto_parity.py"), doraise=True)
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is not installed")
+    r = subprocess.run(["shellcheck", str(ROOT / "scripts/realcheck/yocto-parity")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout

@@ -126,6 +126,8 @@ def _files(device: Device | None) -> list[Requirement]:
         (contract.RAUC_KEYRING_PATH, "RAUC's trust anchor"),
         (contract.DBUS_CONF_PATH, "the system bus configuration"),
         (f"/boot/{contract.INITRAMFS_NAME}", "the initramfs: its /init switch_roots to pycm"),
+        ("/etc/passwd", "root (D-Bus resolves its policy's user)"),
+        ("/etc/group", "root's group"),
     ]
     found = [Requirement("file", p, why, mode=0o644, origin="generated") for p, why in generated]
     if device:
@@ -471,6 +473,14 @@ _YOCTO_FILE_RECIPES = {
 }
 
 
+# /etc/passwd and /etc/group: root only on Debian; the distros' own user databases elsewhere
+USER_DATABASE = {path: {
+    "debian": P("debian/build.py writes root only", ()),
+    "yocto": P("oe-core base-passwd (root and the system users; useradd of dbus needs it)", ("base-passwd",)),
+    "buildroot": P("the default skeleton (BR2_ROOTFS_SKELETON_DEFAULT)", ("BR2_ROOTFS_SKELETON_DEFAULT",)),
+} for path in ("/etc/passwd", "/etc/group")}
+
+
 def _file(backend: str, r: Requirement) -> Provision | None:
     if r.program:
         prog = {"debian": DEBIAN_PROGRAMS, "yocto": YOCTO_PROGRAMS, "buildroot": BUILDROOT_PROGRAMS}[backend]
@@ -483,6 +493,8 @@ def _file(backend: str, r: Requirement) -> Provision | None:
                 "buildroot": P("BR2_LINUX_KERNEL_INSTALL_TARGET", ("BR2_LINUX_KERNEL_INSTALL_TARGET",))}[backend]
     if r.origin != "generated":
         return None
+    if r.name in USER_DATABASE:
+        return USER_DATABASE[r.name][backend]
     if backend == "yocto":
         if r.name.startswith(contract.CONTAINERS_DIR):
             return P("the device layer's container recipe (pycontainers-container.bbclass)", ())

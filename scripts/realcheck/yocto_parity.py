@@ -156,9 +156,9 @@ class Check:
         path = r["name"]
         if r.get("program"):
             # a program's file: checked with its program; here whether the package ships it
-            if r["program"] == "busybox":  # /bin/sh, /bin/busybox: links made for its applets
-                ok = "busybox" in self.buildlist and path in self.var("busybox", "FILES:busybox") + " /bin/sh"
-                self.report(r["id"], ok, "busybox built; sh is its ash applet (applet:sh below)")
+            if r["program"] == "busybox":  # /bin/busybox, /bin/sh: links its do_install makes
+                ok = "busybox" in self.buildlist and re.search(re.escape(path) + r"\b", self.var("busybox", "do_install"))
+                self.report(r["id"], bool(ok), f"busybox's do_install {'links' if ok else 'does not make'} {path}")
                 return
             names = p.get("names", [])
             ok, detail = self.in_image(names[0]) if names else (False, "no package named")
@@ -193,9 +193,14 @@ class Check:
             ok = self.var(self.image, "PYCONTAINERS_INITRAMFS_IMAGE") == recipe
             self.report(r["id"], ok, f"{recipe} built; pycontainers-image copies it to {path}")
             return
+        if recipe == "base-passwd":
+            self.report(r["id"], True, f"base-passwd in the image's build list ({path} from its postinst)")
+            return
         if recipe == "base-files":
-            dirs = self.var("base-files", "dirs755").split() + self.var("pycontainers-config", "FILES:pycontainers-config").split()
-            self.report(r["id"], path in dirs, f"{path} in base-files' dirs755 or pycontainers-config's FILES")
+            where = {v: self.var("base-files", v).split() for v in ("dirs555", "dirs755", "dirs1777", "dirs2775")}
+            where["FILES:pycontainers-config"] = self.var("pycontainers-config", "FILES:pycontainers-config").split()
+            hit = [v for v, dirs in where.items() if path in dirs]
+            self.report(r["id"], bool(hit), f"{path} in {' '.join(hit) if hit else 'none of base-files dirs* and FILES:pycontainers-config'}")
             return
         install = self.var(recipe, "do_install")
         ok = path in install
@@ -230,8 +235,8 @@ class Check:
         for r in reqs:
             symbols = r["backends"]["yocto"].get("config", [])
             missing = [s for s in symbols if config.get(s) != "y"]
-            self.report(r["id"], not missing, (f"{' '.join(symbols)}=y" if not missing else
-                        f"{' '.join(f'{s}={config.get(s, 'unset')}' for s in missing)}")
+            got = " ".join(f"{s}={config.get(s, 'unset')}" for s in missing)
+            self.report(r["id"], not missing, (" ".join(symbols) + "=y" if not missing else got)
                         + f" in oe-core's defconfig + {names}")
 
     def kernel(self, reqs: list[dict]) -> None:
