@@ -16,6 +16,21 @@ GZIP_MAGIC = b"\x1f\x8b"
 DEVICES = sorted((ROOT / "conf" / "devices").glob("*.yml"))
 
 
+# The generated kas file and bitbake-setup configuration pin meta-pycontainers to this checkout's
+# HEAD (yocto/checkout.py); the golden trees hold this word in its place.
+HEAD_IN_GOLDEN = b"CHECKOUT-HEAD"
+
+
+def checkout_head() -> bytes:
+    import subprocess
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True).stdout.strip()
+
+
+def golden_bytes(data: bytes, head: bytes) -> bytes:
+    """A generated file as the golden tree keeps it (the checkout's HEAD commit as a word)."""
+    return data.replace(head, HEAD_IN_GOLDEN)
+
+
 def with_test_keys(output: Path) -> Path:
     """Put the fixed test key pair where generate looks for the development key."""
     (output / "keys").mkdir(parents=True, exist_ok=True)

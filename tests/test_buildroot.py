@@ -96,8 +96,9 @@ def test_writing_rules(generated):
         assert len(desc) == 2 and desc[0] == "name: PYCONTAINERS" and desc[1].startswith("desc: ")
         assert (br / "external.mk").read_text() == \
             "include $(sort $(wildcard $(BR2_EXTERNAL_PYCONTAINERS_PATH)/package/*/*.mk))\n"
-        assert all(ln.startswith("source \"$BR2_EXTERNAL_PYCONTAINERS_PATH/package/")
-                   for ln in (br / "Config.in").read_text().splitlines())
+        assert (br / "Config.in").read_text().splitlines() == [
+            'source "$BR2_EXTERNAL_PYCONTAINERS_PATH/package/pycm/Config.in"',
+            f'source "$BR2_EXTERNAL_PYCONTAINERS_PATH/board/{name}/Config.in"']
         for mk in br.glob("package/*/*.mk"):
             text = mk.read_text().splitlines()
             assert text[:5] == ["#" * 80, "#", f"# {mk.stem}", "#", "#" * 80]
@@ -206,3 +207,166 @@ def test_oci_device_copies_its_image_and_unpacks_it_in_post_build(run_cli, tmp_p
                         str(tmp_path / "rootfs")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "rootfs/bin/app").read_bytes() == b"#!/bin/sh\n"
+
+
+@pytest.mark.parametrize("compression", ["gz", "bz2", "xz"])
+def test_host_python_has_every_decompressor_the_unpacker_uses(compression, run_cli, tmp_path):
+    """Buildroot's host python3 builds bz2 and lzma only with BR2_PACKAGE_HOST_PYTHON3_BZIP2/_XZ
+    (package/python3/python3.mk: py_cv_module__bz2=n/a otherwise); oci-unpack.py reads layers of
+    every compression oci.py names, so each of its modules is mapped and set."""
+    from pycontainers import buildroot, oci
+
+    assert set(oci.LAYER_MODULES.values()) <= set(buildroot.HOST_PYTHON3_MODULES), "a module has no Buildroot symbol"
+    import io as _io
+    raw = _layer([("bin/app", "file", b"#!/bin/sh\n", 0o755)], compress=False)
+    buf = _io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=f"w:{compression}") as t:
+        for member in tarfile.open(fileobj=_io.BytesIO(raw)):
+            t.addfile(member, _io.BytesIO(b"#!/bin/sh\n"))
+    make_layout(tmp_path / "app", [buf.getvalue()])
+    device = tmp_path / "oci.yml"
+    device.write_text(DEVICES["demo"].read_text().replace("name: demo\n", "name: oci\n")
+                      .replace("packages: [busybox-static]", "oci-layout: app", 1))
+    code, _, err = run_cli("generate", device, "-o", tmp_path / "out", "--backend", "buildroot")
+    assert code == 0, err
+    defconfig = (tmp_path / "out/generated/buildroot/configs/oci_defconfig").read_text().splitlines()
+    for module in oci.LAYER_MODULES.values():
+        symbol = buildroot.HOST_PYTHON3_MODULES[module]
+        assert symbol is None or f"{symbol}=y" in defconfig, (module, symbol)
+    assert "BR2_PACKAGE_HOST_PYTHON3_BZIP2=y" in defconfig and "BR2_PACKAGE_HOST_PYTHON3_XZ=y" in defconfig
+    board = tmp_path / "out/generated/buildroot/board/oci"
+    r = subprocess.run(["python3", str(board / "oci-unpack.py"), str(board / "containers/hostos/app"),
+                        str(tmp_path / "rootfs")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "rootfs/bin/app").read_bytes() == b"#!/bin/sh\n"
+
+
+# ------------------------------------------------------------------------------------------
+# the requirements table (generator/pycontainers/requirements.py), Buildroot's column
+
+
+def _buildroot_names(device_path: Path) -> set[str]:
+    from pycontainers import requirements as R
+    from pycontainers.contract import init_script
+    from pycontainers.model import load_device
+
+    device = load_device(device_path)
+    names = set()
+    for r in R.table(device, init_script(device)):
+        p = R.provision("buildroot", r)
+        if r.kind in ("program", "feature") and p is not None and not p.limit:
+            names |= set(p.names)
+    return names
+
+
+def test_defconfig_sets_every_symbol_the_table_names(generated):
+    for (name, version), gen in generated.items():
+        lines = set(defconfig_lines(gen))
+        missing = sorted(s for s in _buildroot_names(DEVICES[name]) if f"{s}=y" not in lines)
+        assert not missing, f"{name} {version}: the requirements table's Buildroot symbols are not set: {missing}"
+
+
+def test_busybox_fragment_gives_every_applet_the_table_requires(generated):
+    from pycontainers import requirements as R
+    from pycontainers.contract import init_script
+    from pycontainers.model import load_device
+
+    for (name, _), gen in generated.items():
+        device = load_device(DEVICES[name])
+        fragment = (gen / "buildroot" / "board" / name / "busybox.fragment").read_text().splitlines()
+        for applet in R.applet_users(device, init_script(device)):
+            for symbol in R.applet_symbols(applet):
+                assert f"{symbol}=y" in fragment, (name, applet, symbol)
+        assert "CONFIG_STATIC=y" in fragment  # one binary for the slot, the initramfs and busybox containers
+
+
+def test_internal_toolchain_is_told_the_kernel_headers_series(generated):
+    """Buildroot's internal toolchain takes the headers of the kernel it builds
+    (BR2_KERNEL_HEADERS_AS_KERNEL) and must be told their series, else the choice stays at
+    REALLY_OLD (< 3.17: libseccomp, hence crun's seccomp, is dropped, and the toolchain build
+    stops on the mismatch). A base with an external toolchain (2026.02's raspberrypi4_64) has
+    no such line: versions.<branch>.headers gives it."""
+    for (name, version), gen in generated.items():
+        headers = [ln for ln in defconfig_lines(gen) if ln.startswith("BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_")]
+        assert len(headers) == 1, (name, version, headers)
+
+
+# ------------------------------------------------------------------------------------------
+# BR2_PYCONTAINERS_RELEASE: the Buildroot equivalent of --release
+
+
+def _external_config(br: Path, tmp: Path, release: bool) -> Path:
+    """The .config Buildroot writes for the external tree's options (kconfiglib, the library
+    Buildroot's Kconfig is checked with; Buildroot's own Config.in is not here: its symbols the
+    tree refers to, such as BR2_USE_MMU, stay undefined)."""
+    kconfiglib = pytest.importorskip("kconfiglib")
+    import os
+    old = dict(os.environ)
+    os.environ.update(BR2_EXTERNAL_PYCONTAINERS_PATH=str(br), CONFIG_="")  # Buildroot's symbols have no CONFIG_ prefix
+    try:
+        kconf = kconfiglib.Kconfig(str(br / "Config.in"), warn=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    sym = kconf.syms["BR2_PYCONTAINERS_RELEASE"]
+    assert sym.type == kconfiglib.BOOL and sym.nodes[0].prompt, "a visible bool option"
+    assert sym.set_value("y" if release else "n")
+    config = tmp / ".config"
+    kconf.write_config(str(config))
+    return config
+
+
+@pytest.mark.parametrize("signing", ["development", "release"])
+def test_release_option_refuses_a_development_key_in_post_scripts(signing, run_cli, tmp_path):
+    keys = ROOT / "tests" / "data" / "keys"
+    device = DEVICES["demo"]
+    if signing == "release":
+        device = tmp_path / "signed.yml"
+        device.write_text(DEVICES["demo"].read_text().replace("name: demo\n", "name: signed\n").replace(
+            "update:\n", f"update:\n  signing: {{key: {keys / 'development.key.pem'}, cert: {keys / 'development.cert.pem'}}}\n", 1))
+    name = "demo" if signing == "development" else "signed"
+    out = with_test_keys(tmp_path / "out")
+    code, _, err = run_cli("generate", device, "-o", out, "--backend", "buildroot")
+    assert code == 0, err
+    br = out / "generated" / "buildroot"
+    board = br / "board" / name
+    target = tmp_path / "target"
+    (target / "etc" / "pycontainers").mkdir(parents=True)
+    release_file = board / "rootfs-overlay" / "etc" / "pycontainers" / "release"
+    assert f"SIGNING={signing}\n" in release_file.read_text()
+    (target / "etc" / "pycontainers" / "release").write_bytes(release_file.read_bytes())
+    (tmp_path / "images").mkdir()
+    for release in (True, False):
+        config = _external_config(br, tmp_path, release)
+        env = {"PATH": "/usr/bin:/bin", "BR2_CONFIG": str(config), "TARGET_DIR": str(target),
+               "BUILD_DIR": str(tmp_path / "build"), "HOST_DIR": str(tmp_path / "host"),
+               "BINARIES_DIR": str(tmp_path / "images")}
+        for script, arg in (("post-build.sh", target), ("post-image.sh", tmp_path / "images")):
+            r = subprocess.run(["sh", str(board / script), str(arg)], capture_output=True, text=True, env=env)
+            refused = "BR2_PYCONTAINERS_RELEASE" in r.stderr
+            if release and signing == "development":
+                assert r.returncode != 0 and refused and "update.signing" in r.stderr, (script, r.stderr)
+                assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+            else:
+                assert not refused, (script, release, r.stderr)
+
+
+def test_requirements_json_tells_br_parity_whether_the_board_is_qemu(run_cli):
+    """scripts/realcheck/br-parity checks the QEMU-only kernel options on QEMU boards only."""
+    import json
+    for name, qemu in (("demo", True), ("demo-rpi4", False)):
+        code, out, err = run_cli("requirements", DEVICES[name], "--json")
+        assert code == 0, err
+        assert json.loads(out)["qemu"] is qemu
+
+
+@pytest.mark.parametrize("script", ["br-parity", "kas-layers"])
+def test_realcheck_scripts_compile_and_print_their_usage(script):
+    """scripts/realcheck/br-parity and kas-layers run only against the real trees
+    (docs/buildroot.md, docs/yocto.md); here they compile with this Python and print their usage."""
+    import sys
+    path = ROOT / "scripts" / "realcheck" / script
+    compile(path.read_text(), str(path), "exec")
+    if script == "br-parity":
+        r = subprocess.run([sys.executable, str(path)], capture_output=True, text=True)
+        assert r.returncode == 1 and r.stderr.startswith(script), r.stderr

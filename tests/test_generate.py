@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import DEVICES, ROOT, with_test_keys
+from helpers import DEVICES, ROOT, checkout_head, golden_bytes, with_test_keys
 
 
 # The Buildroot tree carries a copy of runtime/ (the pycm package's local site): compared with
@@ -24,10 +24,12 @@ def tree_files(root: Path) -> dict[str, bytes]:
 def test_golden_tree(device, run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # the manifest names the device file as given, relative to the repo
     out = with_test_keys(tmp_path / "out")
-    code, _, err = run_cli("generate", device.relative_to(ROOT), "-o", out)
+    code, _, err = run_cli("generate", device.relative_to(ROOT), "-o", out, "--layer-source", "git")
     assert code == 0, err
     golden = ROOT / "tests" / "golden" / device.stem
+    head = checkout_head()
     got, want = tree_files(out / "generated"), tree_files(golden)
+    got = {name: golden_bytes(data, head) for name, data in got.items()}
     copies = {name: got.pop(name) for name in list(got) if name.startswith(RUNTIME_COPY)}
     assert copies, "the Buildroot tree has no copy of the manager's sources"
     for name, data in copies.items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -127,13 +128,14 @@ BBINCLUDELOGS = ""
 """
 
 
-def parser(tmp: Path, series: str, layers: list[Path]):
+def parser(tmp: Path, series: str, layers: list[Path], conf: str = ""):
     """A parse(file) function: bitbake's own ConfHandler/BBHandler with classes and
-    configuration files that are not this project's replaced by empty stubs."""
+    configuration files that are not this project's replaced by empty stubs; `conf`: lines of
+    local.conf (appended to the configuration)."""
     stubs = tmp / "stubs"
     (stubs / "conf").mkdir(parents=True, exist_ok=True)
     bbpath = ":".join(str(p) for p in [*layers, stubs])
-    (stubs / "conf" / "bitbake.conf").write_text(BITBAKE_CONF.format(bbpath=bbpath, topdir=tmp, series=series))
+    (stubs / "conf" / "bitbake.conf").write_text(BITBAKE_CONF.format(bbpath=bbpath, topdir=tmp, series=series) + conf)
     bb = _bb(stubs)
 
     def stub_missing(path: Path) -> None:
@@ -314,6 +316,7 @@ def wic_part_parser() -> argparse.ArgumentParser:
     part.add_argument("--mkfs-extraopts", default="")
     part.add_argument("--label")
     part.add_argument("--part-name")
+    part.add_argument("--part-type")  # a GPT type GUID (ksparser.py: --part-type)
     sizes = part.add_mutually_exclusive_group()
     sizes.add_argument("--size", type=size, default=0)
     sizes.add_argument("--fixed-size", type=size, default=0)
@@ -520,3 +523,263 @@ def test_oci_archive_container(run_cli, tmp_path):
     parse = parser(tmp_path / "parse", "wrynose", [STATIC, rdir.parents[1]])
     d = parse(rdir / "oci-container-hostos.bb")
     assert "umoci-native" in d[""].getVar("DEPENDS")
+
+
+# ------------------------------------------------------------------------------------------
+# meta-pycontainers pinned by commit (or by path), the device layer where kas looks for it
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _kas_repo_layers(kas_file: Path, rid: str, monkeypatch) -> list[Path]:
+    """The layer directories kas resolves for repository `rid` of a kas file (kas's own code: a
+    repo without url and path is the git work tree around the file, else its directory)."""
+    import kas.context
+    from kas.repos import Repo
+
+    # kas runs git with the environment of its context (made by its command line)
+    monkeypatch.setattr(kas.context, "__context__", types.SimpleNamespace(environ=dict(os.environ)))
+
+    config = yaml.safe_load(kas_file.read_text())["repos"][rid]
+    root = Path(Repo.get_root_path(str(kas_file.parent))) if "path" not in config else Path(config["path"])
+    return [root / layer for layer, state in config["layers"].items() if state != "disabled"]
+
+
+def test_meta_pycontainers_is_pinned_to_the_checkouts_head(generated):
+    head, url = _git(ROOT, "rev-parse", "HEAD"), load_pins().project["url"]
+    for (name, series), gen in generated.items():
+        repo = yaml.safe_load((gen / "yocto" / "kas.yml").read_text())["repos"]["meta-pycontainers"]
+        assert repo["commit"] == head and repo["url"] == url, (name, series, repo)
+        assert "path" not in repo
+        if series == "wrynose":
+            config = json.loads((gen / "yocto" / f"{name}.conf.json").read_text())
+            remote = config["sources"]["meta-pycontainers"]["git-remote"]
+            assert remote["rev"] == head and remote["uri"] == url, remote
+
+
+def test_layer_source_path_names_the_checkout(run_cli, tmp_path, monkeypatch):
+    out = with_test_keys(tmp_path / "out")
+    code, _, err = run_cli("generate", DEVICES["demo"], "-o", out, "--layer-source", "path", "--backend", "yocto")
+    assert code == 0, err
+    kas_file = out / "generated" / "yocto" / "kas.yml"
+    repo = yaml.safe_load(kas_file.read_text())["repos"]["meta-pycontainers"]
+    assert repo == {"path": str(ROOT), "layers": {"meta-pycontainers": None}}
+    assert [p for p in _kas_repo_layers(kas_file, "meta-pycontainers", monkeypatch)] == [STATIC]
+    config = json.loads((out / "generated" / "yocto" / "demo.conf.json").read_text())
+    assert config["sources"]["meta-pycontainers"] == {"local": {"path": str(ROOT)}}
+    from kas.includehandler import ConfigFile
+    ConfigFile.load(str(kas_file))
+
+
+def test_layer_source_git_outside_a_checkout_is_one_line(tmp_path):
+    from pycontainers.errors import UserError
+    from pycontainers.yocto.checkout import project_source
+
+    copy = tmp_path / "installed"
+    (copy / "meta-pycontainers" / "conf").mkdir(parents=True)
+    (copy / "meta-pycontainers" / "conf" / "layer.conf").write_text("")
+    with pytest.raises(UserError, match=r"^--layer-source git: .*installed is not in a git checkout.*--layer-source path"):
+        project_source(load_pins(), "git", copy)
+    auto = project_source(load_pins(), None, copy)  # an installed pycontainers: its own copy, by path
+    assert auto.path == str(copy) and auto.url is None and auto.commit is None
+    # installed into a virtualenv inside some git checkout: still not that checkout's layer
+    _git(tmp_path, "init", "-q")
+    (tmp_path / ".gitignore").write_text("installed/\n")
+    with pytest.raises(UserError, match="not tracked"):
+        project_source(load_pins(), "git", copy)
+    assert project_source(load_pins(), None, copy).path == str(copy)
+
+
+def test_layer_source_git_warns_of_uncommitted_layer_changes(tmp_path, capsys):
+    from pycontainers.yocto.checkout import project_source
+
+    repo = tmp_path / "clone"
+    (repo / "meta-pycontainers" / "conf").mkdir(parents=True)
+    (repo / "meta-pycontainers" / "conf" / "layer.conf").write_text("# v1\n")
+    _git(repo.parent, "init", "-q", str(repo))
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v1")
+    src = project_source(load_pins(), None, repo)
+    assert src.commit == _git(repo, "rev-parse", "HEAD") and src.path is None
+    assert "WARNING" not in capsys.readouterr().err
+    (repo / "meta-pycontainers" / "conf" / "layer.conf").write_text("# v2\n")
+    assert project_source(load_pins(), "git", repo).commit == src.commit
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "uncommitted" in err and src.commit[:12] in err
+
+
+@pytest.mark.parametrize("where", ["outside", "inside", "inside-ignored"])
+def test_device_layer_is_found_inside_and_outside_a_git_checkout(where, run_cli, tmp_path, monkeypatch):
+    """kas takes the git work tree around a kas file as its repository: the device layer's path
+    is relative to that (build/ of a checkout, as the default output is), else to the file."""
+    if where == "outside":
+        out = tmp_path / "out"
+    else:
+        checkout = tmp_path / "product"
+        _git(tmp_path, "init", "-q", str(checkout))
+        if where == "inside-ignored":
+            (checkout / ".gitignore").write_text("/build/\n")
+        out = checkout / "build" / "demo"
+    code, _, err = run_cli("generate", DEVICES["demo"], "-o", with_test_keys(out), "--backend", "yocto")
+    assert code == 0, err
+    kas_file = out / "generated" / "yocto" / "kas.yml"
+    (layer,) = _kas_repo_layers(kas_file, "device", monkeypatch)
+    assert layer == out / "generated" / "yocto" / "meta-demo" and (layer / "conf" / "layer.conf").is_file()
+
+
+# ------------------------------------------------------------------------------------------
+# PYCONTAINERS_RELEASE: the Yocto equivalent of --release
+
+
+def signed_device(tmp_path: Path) -> Path:
+    """demo.yml with update.signing (the test key pair): a device that trusts a release key."""
+    keys = ROOT / "tests" / "data" / "keys"
+    signing = f"update:\n  signing: {{key: {keys / 'development.key.pem'}, cert: {keys / 'development.cert.pem'}}}\n"
+    device = tmp_path / "signed.yml"
+    device.write_text(DEVICES["demo"].read_text().replace("name: demo\n", "name: signed\n")
+                      .replace("update:\n", signing, 1))
+    return device
+
+
+@pytest.mark.parametrize("signing", ["development", "release"])
+def test_release_refuses_images_and_bundles_that_trust_a_development_key(signing, run_cli, tmp_path, caplog):
+    device = DEVICES["demo"] if signing == "development" else signed_device(tmp_path)
+    name = "demo" if signing == "development" else "signed"
+    out = with_test_keys(tmp_path / "out")
+    code, _, err = run_cli("generate", device, "-o", out, "--backend", "yocto", "--yocto-series", "wrynose")
+    assert code == 0, err
+    layer = out / "generated" / "yocto" / f"meta-{name}"
+    assert f"SIGNING={signing}\n" in (layer / "recipes-core/pycontainers-config/files/release").read_text()
+    recipes = [layer / f"recipes-core/images/{name}-image.bb", layer / f"recipes-core/bundles/{name}-bundle.bb"]
+    for release in ("0", "1"):
+        parse = parser(tmp_path / f"parse-{release}", "wrynose", [STATIC, layer], f'PYCONTAINERS_RELEASE = "{release}"\n')
+        for recipe in recipes:
+            caplog.clear()
+            if release == "1" and signing == "development":
+                with pytest.raises(Exception):
+                    parse(recipe)
+                assert "PYCONTAINERS_RELEASE" in caplog.text and "development" in caplog.text, caplog.text
+                assert "update.signing" in caplog.text
+            else:
+                d = parse(recipe)
+                assert d[""].getVar("PYCONTAINERS_SIGNING") == signing
+
+
+# ------------------------------------------------------------------------------------------
+# What the requirements table asks of the Yocto rendering (issue 19)
+
+def _distro_var(name: str) -> str:
+    text = (STATIC / "conf/distro/pycontainers.conf").read_text()
+    m = re.search(rf'^{re.escape(name)} \??\??= "([^"]*)"', text, re.M)
+    assert m, f"{name} not set in the distro"
+    return m.group(1)
+
+
+def test_distro_builds_rauc_with_every_feature_of_the_table():
+    """Without `service` RAUC has no `rauc service`: the manifest's required host service
+    crash-loops and no boot is ever committed."""
+    from pycontainers.requirements import YOCTO_FEATURES
+
+    wanted = {c for name, p in YOCTO_FEATURES.items() if name.startswith("rauc.") for c in p.config}
+    assert {"service", "network", "streaming"} <= wanted
+    assert wanted <= set(_distro_var("PACKAGECONFIG:pn-rauc").split())
+
+
+def test_distro_prefers_its_own_rauc_conf():
+    """meta-rauc's rauc-conf and pycontainers-rauc-conf both RPROVIDE virtual-rauc-conf."""
+    assert _distro_var("PREFERRED_RPROVIDER_virtual-rauc-conf") == "pycontainers-rauc-conf"
+    recipe = (STATIC / "recipes-core/pycontainers-config/pycontainers-rauc-conf.bb").read_text()
+    assert 'RPROVIDES:${PN} = "virtual-rauc-conf"' in recipe
+
+
+@pytest.mark.parametrize("series", SERIES)
+@pytest.mark.parametrize("name", DEVICES)
+def test_boot_partition_is_a_fat_partition_type(name, series, generated):
+    """The Raspberry Pi firmware reads its files only from a GPT partition of type Microsoft basic
+    data; genimage's default (and wic's for an unknown type) is Linux filesystem."""
+    from pycontainers.model import BOOT_PARTITION_TYPE
+
+    gen = generated[name, series]
+    parts, _ = parse_wks(next((gen / "yocto" / f"meta-{name}").rglob("*.wks")))
+    boot = next(p for p in parts if p.part_name == "boot")
+    assert boot.part_type == BOOT_PARTITION_TYPE == "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+    genimage = (gen / "contract" / "genimage.cfg").read_text()
+    block = re.search(r"partition boot \{([^}]*)\}", genimage).group(1)
+    assert f'partition-type-uuid = "{BOOT_PARTITION_TYPE}"' in block
+    assert genimage.count("partition-type-uuid") == 1
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_qemu_machines_run_with_runqemu(name, generated):
+    """runqemu starts U-Boot (QB_DEFAULT_BIOS) on the wic disk with no -kernel of its own; real
+    boards get none of it."""
+    machine = next((generated[name, "wrynose"] / "yocto" / f"meta-{name}" / "conf/machine").glob("*.conf")).read_text()
+    if name == "demo":  # qemuarm64
+        assert 'QB_DEFAULT_FSTYPE = "wic"' in machine
+        assert 'QB_DEFAULT_BIOS = "${UBOOT_BINARY}"' in machine
+        assert 'QB_DEFAULT_KERNEL = "none"' in machine
+    else:
+        assert "QB_" not in machine
+
+
+def test_runqemu_settings_follow_the_boards_firmware(tmp_path):
+    from pycontainers.model import load_device
+    from pycontainers.yocto import runqemu_settings
+
+    for board, expected in (("qemux86-64", {"UBOOT_SUFFIX": "rom", "QB_DEFAULT_BIOS": "${UBOOT_BINARY}"}),
+                            ("qemuriscv64", {"QB_DEFAULT_KERNEL": "${UBOOT_BINARY}"})):
+        settings = dict(runqemu_settings(load_device(DEVICES["demo"], board).board))
+        assert expected.items() <= settings.items() and settings["QB_DEFAULT_FSTYPE"] == "wic"
+    assert "QB_DEFAULT_BIOS" not in dict(runqemu_settings(load_device(DEVICES["demo"], "qemuriscv64").board))
+
+
+@pytest.mark.parametrize("series", SERIES)
+def test_container_recipes_carry_their_contents_licenses(series, generated):
+    """A busybox container ships busybox and glibc: GPL and LGPL, not MIT."""
+    from pycontainers.yocto import SERIES_LICENSES
+
+    recipe = (generated["demo", series] / "yocto/meta-demo/recipes-containers/demo-container-hostos"
+              / "demo-container-hostos.bb").read_text()
+    license_ = re.search(r'^LICENSE = "([^"]*)"', recipe, re.M).group(1)
+    assert "MIT" not in license_
+    assert set(license_.split(" & ")) == set((SERIES_LICENSES[series]["busybox"] + " & "
+                                              + SERIES_LICENSES[series]["glibc"]).split(" & "))
+    for lic in license_.split(" & "):
+        assert f"${{COMMON_LICENSE_DIR}}/{lic};md5=" in recipe
+    rootfs = (generated["demo", series] / "yocto/meta-demo/recipes-containers/demo-container-hostos"
+              / "demo-container-hostos-rootfs.bb").read_text()
+    assert re.search(r'^LICENSE = "([^"]*)"', rootfs, re.M).group(1) == license_
+
+
+# ------------------------------------------------------------------------------------------
+# Layer compliance (yocto-check-layer's offline checks; the full tool runs against the real
+# trees, docs/yocto.md "How this is checked")
+
+def test_layer_readme_license_and_security_as_yocto_check_layer_wants():
+    """test_readme: a README with maintainer, patch and an email, not pointing at another README
+    (which would skip those checks); test_security: SECURITY.*; COPYING.MIT and the repository's
+    LICENSE, the same MIT text."""
+    readme = (STATIC / "README.md").read_text()
+    assert "readme" not in readme.lower()
+    assert "maintainer" in readme.lower() and "patch" in readme.lower()
+    assert re.search(r"[^@\s]+@[^@\s]+", readme)
+    for source in ("kas", "bitbake-setup", "meta-virtualization", "meta-rauc", "openembedded-core"):
+        assert source in readme
+    assert (STATIC / "SECURITY.md").read_text().strip()
+    assert (STATIC / "COPYING.MIT").read_text() == (ROOT / "LICENSE").read_text()
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_recipes_that_need_the_device_layer_are_not_in_world():
+    """`bitbake world` (yocto-check-layer's test_world) cannot build a recipe whose files only the
+    device layer's bbappend provides: such recipes say EXCLUDE_FROM_WORLD."""
+    for recipe in STATIC.rglob("*.bb"):
+        text = recipe.read_text()
+        uris = re.findall(r"file://([^\s;\"\\]+)", re.search(r'SRC_URI = "([^"]*)"', text).group(1)) \
+            if 'SRC_URI = "' in text else []
+        own = [u for u in uris if (recipe.parent / "files" / u).exists() or (recipe.parent / u).exists()]
+        needs_device = bool(uris) and len(own) < len(uris) and "PYCM_SRCDIR" not in text
+        if needs_device or "pycontainers-initramfs-init" in text:
+            assert 'EXCLUDE_FROM_WORLD = "1"' in text, recipe.name

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from . import units
 from .model import APP_DEFAULT_MEMORY, APP_DEFAULT_PIDS, Container, Device, Health, ImageSource, Limits, Volume
-from .render import Tree
+from .render import Tree, render
 
 # Paths inside the slot (docs/contract.md, "Slot contents").
 MANIFEST_PATH = "/etc/pycontainers/manifest"
@@ -43,6 +44,18 @@ MOUNT_POINTS = ("proc", "sys", "dev", "run", "data", "tmp")
 SLOT_PATHS = {"manifest": MANIFEST_PATH, "release": RELEASE_PATH, "app_policy": APP_POLICY_PATH, "fw_env_config": FW_ENV_CONFIG_PATH,
               "rauc_conf": RAUC_CONF_PATH, "rauc_keyring": RAUC_KEYRING_PATH, "initramfs": INITRAMFS_NAME,
               "pycm": PYCM_PATH, "crun": CRUN_PATH, "rauc_pre_install": RAUC_PRE_INSTALL_PATH}
+
+# The release file's SIGNING line: whether the device's keyring is a development key's (no
+# update.signing). Release builds refuse the first: `--release` (Debian), PYCONTAINERS_RELEASE
+# (Yocto), BR2_PYCONTAINERS_RELEASE (Buildroot).
+SIGNING_DEVELOPMENT, SIGNING_RELEASE = "development", "release"
+
+
+def release_fields(contract_dir: Path) -> dict[str, str]:
+    """The NAME=VALUE lines of a rendered contract's release file (contract_dir/release)."""
+    lines = (contract_dir / "release").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
 
 # Every file of the contract: output path -> template.
 FILES = {
@@ -268,11 +281,22 @@ def container_mount_points(c: Container) -> list[str]:
     return sorted({m["destination"] for m in _mounts(c)})
 
 
+def template_context(device: Device, development_key: bool = True) -> dict:
+    """What the contract's templates print."""
+    return {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS,
+            "manager": MANAGER, "services": services(device),
+            "signing": SIGNING_DEVELOPMENT if development_key else SIGNING_RELEASE}
+
+
+def init_script(device: Device) -> str:
+    """The initramfs /init of a device, as write_contract writes it."""
+    return render("contract/init.j2", **template_context(device))
+
+
 def write_contract(device: Device, tree: Tree, keyring_pem: bytes, development_key: bool) -> None:
     """development_key: the keyring is a development key's (no update.signing): the release file
     says so, and the manager warns at every boot (docs/security.md)."""
-    ctx = {"device": device, "board": device.board, "storage": device.storage, "paths": SLOT_PATHS, "manager": MANAGER,
-           "services": services(device), "signing": "development" if development_key else "release"}
+    ctx = template_context(device, development_key)
     for rel, template in FILES.items():
         tree.render(f"contract/{rel}", template, mode=0o755 if rel == "initramfs/init" else 0o644, **ctx)
     tree.write("contract/rauc/keyring.pem", keyring_pem)

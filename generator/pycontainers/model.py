@@ -41,6 +41,11 @@ def schema(kind: str) -> dict:
 # Model objects
 
 
+# GPT type of the vfat boot partition: Microsoft basic data, the type the Raspberry Pi firmware
+# looks for on a GPT disk (U-Boot reads any)
+BOOT_PARTITION_TYPE = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+
+
 @dataclass(frozen=True)
 class Partition:
     number: int  # GPT index, 1-based
@@ -50,6 +55,13 @@ class Partition:
     offset: int  # bytes
     size: int  # bytes
     slot: str | None = None  # A/B for root slots
+
+    @property
+    def gpt_type(self) -> str | None:
+        """The GPT type GUID set explicitly: the vfat boot partition is Microsoft basic data
+        (BOOT_PARTITION_TYPE), the type the Raspberry Pi firmware looks for; the others keep
+        the tools' default, Linux filesystem."""
+        return BOOT_PARTITION_TYPE if self.fstype == "vfat" else None
 
     @property
     def offset_mib(self) -> int:

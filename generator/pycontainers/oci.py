@@ -63,6 +63,9 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MANIFEST_TYPES = (OCI_MANIFEST, "application/vnd.docker.distribution.manifest.v2+json")
 INDEX_TYPES = (OCI_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json")
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# layer compression -> the Python module tarfile decompresses it with (a Python built without one,
+# as Buildroot's host python3 is unless told, reads no layer of that kind)
+LAYER_MODULES = {"gzip": "zlib", "bzip2": "bz2", "xz": "lzma"}
 
 
 class OciError(Exception):

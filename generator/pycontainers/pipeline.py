@@ -34,7 +34,7 @@ from .rauc import pack_app_bundle, pack_bundle
 from .registry import resolve_images
 from .render import Tree, publish_parts
 from .revision import read_pairs, slot_revision
-from .yocto import write_yocto
+from .yocto import LAYER_SOURCES, placement, write_yocto
 
 # backend -> what it renders into OUTPUT/generated besides the contract and the labgrid
 # environment (the Debian backend builds from the contract itself)
@@ -48,6 +48,7 @@ class Options:
     yocto_series: str | None = None
     buildroot_version: str | None = None
     backends: tuple[str, ...] = BACKENDS
+    layer_source: str | None = None  # meta-pycontainers in the kas/bitbake-setup files: git, path, None: git in a checkout
 
     def series(self, device: Device) -> str:
         return self.yocto_series or device.yocto_series
@@ -61,11 +62,12 @@ def resolve(device: Device) -> Device:
     return resolve_images(device)
 
 
-def render(device: Device, tree: Tree, keys: KeyPair, options: Options) -> None:
+def render(device: Device, tree: Tree, keys: KeyPair, options: Options, dest: Path) -> None:
+    """Render the parts into `tree`, which will become `dest` (OUTPUT/generated)."""
     write_contract(device, tree, keys.cert.read_bytes(), keys.development)
     write_labgrid(device, tree)
     if "yocto" in options.backends:
-        write_yocto(device, tree, options.series(device))
+        write_yocto(device, tree, options.series(device), placement(options.layer_source, dest / "yocto"))
     if "buildroot" in options.backends:
         write_buildroot(device, tree, options.buildroot(device))
 
@@ -77,7 +79,7 @@ def generate(device: Device, output: Path, options: Options | None = None, keys:
     keys = keys or signing_keys(device, output)
     dest = output / "generated"
     with publish_parts(dest) as tree:
-        render(device, tree, keys, options or Options())
+        render(device, tree, keys, options or Options(), dest)
     return dest
 
 

@@ -18,7 +18,7 @@ RAUC_SLOT_rootfs[rename] = "rootfs.ext4"
 IMAGE_FSTYPES = "ext4"
 RAUC_IMAGE_FSTYPE = "ext4"
 
-inherit bundle
+inherit bundle pycontainers-signing
 
 # nooelint: oelint.task.noanonpython - fails early, naming the variable to set
 python () {

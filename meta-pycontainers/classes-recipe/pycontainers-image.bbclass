@@ -8,7 +8,7 @@
 # A device image recipe sets PYCONTAINERS_CONTAINERS and WKS_FILE; the device layer that
 # `pycontainers generate` writes has one.
 
-inherit image
+inherit image pycontainers-signing
 
 PYCONTAINERS_KERNEL_IMAGE ??= "${KERNEL_IMAGETYPE}"
 PYCONTAINERS_KERNEL_IMAGE[doc] = "Kernel image type copied to /boot/<type> of the slot; the boot script loads that file name. Must be one of KERNEL_IMAGETYPES."

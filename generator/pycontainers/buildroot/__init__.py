@@ -31,6 +31,9 @@ from .. import oci
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
 from ..render import Tree
+from .. import requirements
+from ..contract import SIGNING_DEVELOPMENT, init_script
+from ..requirements import busybox_fragment_lines, kernel_fragment
 
 VERSIONS_FILE = PROJECT_ROOT / "conf" / "buildroot-versions.yml"
 RUNTIME_DIR = PROJECT_ROOT / "runtime"
@@ -41,6 +44,10 @@ EXTERNAL_PATH = f"$(BR2_EXTERNAL_{EXTERNAL_NAME}_PATH)"
 # busybox-static: the target's busybox, built static (busybox.fragment), copied into the
 # container's root filesystem by post-build.sh. Nothing else maps to a Buildroot package.
 PACKAGE_MAP = {"busybox-static": "busybox"}
+
+# Python modules oci-unpack.py needs (oci.LAYER_MODULES) -> the host python3 option that builds
+# it (package/python3/Config.in.host, both LTS); None: always built (host-zlib is a dependency)
+HOST_PYTHON3_MODULES = {"zlib": None, "bz2": "BR2_PACKAGE_HOST_PYTHON3_BZIP2", "lzma": "BR2_PACKAGE_HOST_PYTHON3_XZ"}
 
 # The slot's kernel file name (board kernel.image) -> Buildroot's kernel binary format choice.
 KERNEL_FORMATS = {"Image": "BR2_LINUX_KERNEL_IMAGE", "Image.gz": "BR2_LINUX_KERNEL_IMAGEGZ",
@@ -76,6 +83,7 @@ class Version:
     name: str
     tag: str
     defconfigs: dict[str, str]
+    headers: dict[str, str]  # base defconfig -> kernel headers series symbol (bases with an external toolchain)
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,8 @@ class Versions:
 def load_versions(path: Path = VERSIONS_FILE) -> Versions:
     data = yaml.safe_load(path.read_text())
     return Versions(
-        versions={name: Version(name, v["tag"], dict(v["defconfigs"])) for name, v in data["versions"].items()},
+        versions={name: Version(name, v["tag"], dict(v["defconfigs"]), dict(v.get("headers", {})))
+                  for name, v in data["versions"].items()},
         replaced=tuple(data["replaced"]), uboot=dict(data["uboot"]),
         watchdog_drivers=dict(data["watchdog_drivers"]))
 
@@ -152,6 +161,8 @@ class BrDevice:
     watchdog_config: str | None  # kernel symbol of the board's watchdog driver
     bundle: str  # RAUC bundle file name in the images directory
     keyring: str  # the keyring's path in the slot (the default signing certificate)
+    release_path: str  # the release file in the slot (its SIGNING line: BR2_PYCONTAINERS_RELEASE)
+    signing_development: str = SIGNING_DEVELOPMENT
     external_name: str = EXTERNAL_NAME
     pycm_version: str = ""
 
@@ -170,6 +181,17 @@ def parse_defconfig(text: str) -> list[Line]:
             sym, _, value = raw.partition("=")
             lines.append(Line(sym, value))
     return lines
+
+
+def table_symbols(device: Device) -> tuple[str, ...]:
+    """The Buildroot symbols the requirements table names for the slot's programs and their
+    features (requirements.BUILDROOT_PROGRAMS/_FEATURES), sorted: the userspace of the defconfig."""
+    names: set[str] = set()
+    for r in requirements.table(device):
+        p = requirements.provision("buildroot", r)
+        if r.kind in ("program", "feature") and p is not None and not p.limit:
+            names |= set(p.names)
+    return tuple(sorted(names))
 
 
 def _container(device: Device, c: Container) -> BrContainer:
@@ -213,8 +235,10 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
         return tuple(p if isinstance(p, Line) else Line(*p) for p in pairs)
 
     blocks = [
-        Block("Toolchain: musl has the wchar and threads RAUC (glib2) needs",
-              lines(("BR2_TOOLCHAIN_BUILDROOT_MUSL", y))),
+        Block("Toolchain: musl has the wchar and threads RAUC (glib2) needs"
+              + ("; the headers of the board's kernel, of this series" if base_name in version.headers else ""),
+              lines(("BR2_TOOLCHAIN_BUILDROOT_MUSL", y),
+                    *(((version.headers[base_name], y),) if base_name in version.headers else ()))),
         Block("System: no init system; the initramfs hands over to pycm as PID 1",
               lines(("BR2_TARGET_GENERIC_HOSTNAME", _q(device.hostname)),
                     ("BR2_TARGET_GENERIC_ISSUE", _q(f"{device.name} {device.version}")),
@@ -227,16 +251,11 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
               lines((KERNEL_FORMATS[board.kernel_image], y),
                     ("BR2_LINUX_KERNEL_CONFIG_FRAGMENT_FILES", _q(f"{bpath}/linux.fragment")),
                     ("BR2_LINUX_KERNEL_INSTALL_TARGET", y))),
-        Block("Host userspace: busybox, crun, fw_printenv/fw_setenv, the D-Bus system bus and RAUC's "
-              "service on it (both run by pycm), unsquashfs (rauc extract of app bundles), pycm",
+        Block("Host userspace, from the requirements table (requirements.py): busybox, crun with seccomp, "
+              "fw_printenv/fw_setenv, the D-Bus system bus and RAUC's service on it with network and "
+              "streaming, squashfs-tools (rauc extract of app bundles), pycm",
               lines(("BR2_PACKAGE_BUSYBOX_CONFIG_FRAGMENT_FILES", _q(f"{bpath}/busybox.fragment")),
-                    ("BR2_PACKAGE_CRUN", y),
-                    ("BR2_PACKAGE_DBUS", y),
-                    ("BR2_PACKAGE_LIBUBOOTENV", y),
-                    ("BR2_PACKAGE_RAUC", y),
-                    ("BR2_PACKAGE_RAUC_DBUS", y),
-                    ("BR2_PACKAGE_SQUASHFS", y),
-                    ("BR2_PACKAGE_PYCM", y))),
+                    *((sym, y) for sym in table_symbols(device)))),
         Block(f"Slot image: ext4 without journal, {device.storage.slots[0].size_mib} MiB (storage.rootfs)",
               lines(("BR2_TARGET_ROOTFS_EXT2", y),
                     ("BR2_TARGET_ROOTFS_EXT2_4", y),
@@ -250,11 +269,14 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
                     *parse_defconfig(uboot.get("config", "")),
                     *((("BR2_PACKAGE_RPI_FIRMWARE_CONFIG_FILE", _q(f"{bpath}/config.txt")),)
                       if "firmware_config" in uboot else ()))),
-        Block("Host tools: genimage (the disk), mkimage (boot.scr), mkenvimage (boot state), rauc (bundles)",
+        Block("Host tools: genimage (the disk), mkimage (boot.scr), mkenvimage (boot state), rauc (bundles)"
+              + (", python3 with every layer decompressor (oci-unpack.py)" if needs_python else ""),
               lines(("BR2_PACKAGE_HOST_DOSFSTOOLS", y),
                     ("BR2_PACKAGE_HOST_GENIMAGE", y),
                     ("BR2_PACKAGE_HOST_MTOOLS", y),
-                    *((("BR2_PACKAGE_HOST_PYTHON3", y),) if needs_python else ()),
+                    *((("BR2_PACKAGE_HOST_PYTHON3", y),
+                       *((sym, y) for sym in sorted({HOST_PYTHON3_MODULES[m] for m in oci.LAYER_MODULES.values()} - {None})))
+                      if needs_python else ()),
                     ("BR2_PACKAGE_HOST_RAUC", y),
                     ("BR2_PACKAGE_HOST_UBOOT_TOOLS", y),
                     ("BR2_PACKAGE_HOST_UBOOT_TOOLS_ENVIMAGE", y),
@@ -273,6 +295,7 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
         initramfs_applets=INITRAMFS_APPLETS, kernel_image=board.kernel_image,
         initramfs=SLOT_PATHS["initramfs"], needs_python=needs_python,
         bundle=f"{device.name}-{device.version}.raucb", keyring=SLOT_PATHS["rauc_keyring"],
+        release_path=SLOT_PATHS["release"],
         watchdog_config=versions.watchdog_drivers.get(board.watchdog_module or ""), pycm_version=__version__)
 
 
@@ -289,6 +312,7 @@ def write_buildroot(device: Device, tree: Tree, version: str) -> None:
     tree.render(f"{top}/external.desc", "buildroot/external.desc.j2", **ctx)
     tree.render(f"{top}/external.mk", "buildroot/external.mk.j2", **ctx)
     tree.render(f"{top}/Config.in", "buildroot/Config.in.j2", **ctx)
+    tree.render(f"{bdir}/Config.in", "buildroot/board/Config.in.j2", **ctx)
     tree.render(f"{top}/configs/{b.defconfig}", "buildroot/defconfig.j2", **ctx)
     tree.render(f"{top}/package/pycm/Config.in", "buildroot/pycm/Config.in.j2", **ctx)
     tree.render(f"{top}/package/pycm/pycm.mk", "buildroot/pycm/pycm.mk.j2", **ctx)
@@ -310,7 +334,12 @@ def write_buildroot(device: Device, tree: Tree, version: str) -> None:
     if b.needs_python:
         tree.write(f"{bdir}/oci-unpack.py", Path(oci.__file__).read_bytes(), mode=0o755)
 
-    tree.render(f"{bdir}/linux.fragment", "buildroot/linux.fragment.j2", **ctx)
-    tree.render(f"{bdir}/busybox.fragment", "buildroot/busybox.fragment.j2", **ctx)
+    kernel = kernel_fragment(f"# Kernel of {device.name} ({board.name}), generated by pycontainers; do not edit.\n"
+                             "# What a pycontainers host needs, built in (the initramfs then loads no modules):\n"
+                             "# the requirements table's kernel options (generator/pycontainers/requirements.py).",
+                             qemu=board.qemu is not None)
+    tree.render(f"{bdir}/linux.fragment", "buildroot/linux.fragment.j2", kernel=kernel.rstrip("\n"), **ctx)
+    tree.render(f"{bdir}/busybox.fragment", "buildroot/busybox.fragment.j2",
+                applets=busybox_fragment_lines(device, init_script(device)), **ctx)
     tree.render(f"{bdir}/post-build.sh", "buildroot/post-build.sh.j2", mode=0o755, **ctx)
     tree.render(f"{bdir}/post-image.sh", "buildroot/post-image.sh.j2", mode=0o755, **ctx)

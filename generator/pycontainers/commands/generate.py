@@ -9,7 +9,7 @@ blocks another.
 
 from __future__ import annotations
 
-from ..pipeline import BACKENDS, Options, generate
+from ..pipeline import BACKENDS, LAYER_SOURCES, Options, generate
 from . import device_args, load
 
 NAME = "generate"
@@ -25,10 +25,14 @@ def setup(p):
                    help="Buildroot LTS branch (default: the device file's buildroot.version, else 2026.02)")
     p.add_argument("--backend", choices=[*BACKENDS, "all"], action="append",
                    help="render only this backend (repeatable; default: all)")
+    p.add_argument("--layer-source", choices=LAYER_SOURCES,
+                   help="meta-pycontainers in the kas file and bitbake-setup configuration: git = the url "
+                        "of conf/yocto-pins.yml at this checkout's HEAD commit, path = this directory "
+                        "(default: git in a git checkout, else path)")
 
 
 def run(args):
     device, output = load(args)
     backends = BACKENDS if not args.backend or "all" in args.backend else tuple(args.backend)
-    dest = generate(device, output, Options(args.yocto_series, args.buildroot_version, backends))
+    dest = generate(device, output, Options(args.yocto_series, args.buildroot_version, backends, args.layer_source))
     print(f"generated {dest}")

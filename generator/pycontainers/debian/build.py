@@ -225,7 +225,7 @@ class DebianBuild:
             musl_lib = stripped
         _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}",
               f"MUSL_INC={musl / 'usr' / 'include' / musl_triplet}", f"MUSL_LIB={musl_lib}",
-              f"KERNEL_INC={' '.join(kernel_inc)}", "pycm", "pycmctl"], "building pycm")
+              f"KERNEL_INC={' '.join(kernel_inc)}", "WERROR=-Werror", "pycm", "pycmctl"], "building pycm")
         for binary, path in (("pycm", contract.PYCM_PATH), ("pycmctl", contract.PYCMCTL_PATH)):
             dest = root / path.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)

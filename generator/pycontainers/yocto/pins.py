@@ -27,11 +27,12 @@ class Source:
     """One upstream repository as a build uses it."""
 
     name: str  # source name (kas repo id, bitbake-setup source name, clone directory name)
-    url: str
+    url: str | None  # None: a local directory (path)
     layers: tuple[str, ...]  # layer directories inside it; "." is the repository itself
-    branch: str
-    commit: str | None  # None: not pinned (this project's own repository)
+    branch: str | None
+    commit: str | None  # None: not pinned (the project's own repository until yocto.checkout pins it)
     collection: str | None = None  # BBFILE_COLLECTIONS name, for BSP layers
+    path: str | None = None  # a local directory instead of url/branch/commit (--layer-source path)
 
     def layer_paths(self) -> list[str]:
         """Layer paths relative to the directory holding the sources ("meta-oe/meta-python")."""
@@ -43,7 +44,7 @@ class Pins:
     date: str
     sources: dict  # name -> {url, layers, collection?}
     base: tuple[str, ...]
-    project: dict  # {source, url, branch, layers}
+    project: dict  # {source, url, layers}
     series: dict  # series -> name -> {branch, commit}
     path: Path
 
@@ -54,7 +55,7 @@ class Pins:
 
     def project_source(self) -> Source:
         p = self.project
-        return Source(p["source"], p["url"], tuple(p["layers"]), p["branch"], None)
+        return Source(p["source"], p["url"], tuple(p["layers"]), None, None)
 
     def sources_for(self, series: str, bsp: tuple[str, ...]) -> list[Source]:
         """The pinned sources of a build: the base ones, then the board's BSP ones."""

@@ -6,6 +6,10 @@ SECTION = "bootloaders"
 LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
+# Its files come from the device layer (a bbappend that `pycontainers generate` writes): not
+# buildable from this layer alone, so not part of a world build
+EXCLUDE_FROM_WORLD = "1"
+
 DEPENDS = "u-boot-mkenvimage-native"
 INHIBIT_DEFAULT_DEPS = "1"
 

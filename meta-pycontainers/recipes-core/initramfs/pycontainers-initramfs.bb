@@ -5,6 +5,10 @@ DESCRIPTION = "busybox and the contract's /init. The A/B image copies it into /b
 SECTION = "base"
 LICENSE = "MIT"
 
+# Its files come from the device layer (a bbappend that `pycontainers generate` writes): not
+# buildable from this layer alone, so not part of a world build
+EXCLUDE_FROM_WORLD = "1"
+
 PYCONTAINERS_INITRAMFS_MODULES ??= ""
 PYCONTAINERS_INITRAMFS_MODULES[doc] = "Kernel module packages for the initramfs; empty when the kernel has virtio/ext4 built in (recipes-kernel/linux/files/pycontainers.cfg)."
 

@@ -9,6 +9,13 @@ set -eu
 BINARIES="$1"
 BOARD_DIR="$(dirname "$0")"
 
+# A release build (BR2_PYCONTAINERS_RELEASE) refuses a slot that trusts a development key
+if grep -qx 'BR2_PYCONTAINERS_RELEASE=y' "${BR2_CONFIG}" &&
+	grep -qx 'SIGNING=development' "${TARGET_DIR}/etc/pycontainers/release"; then
+	echo "$(basename "$0"): BR2_PYCONTAINERS_RELEASE refuses demo-rpi4: it trusts the development signing key (SIGNING=development in /etc/pycontainers/release); give update.signing in its device file and run pycontainers generate again" >&2
+	exit 1
+fi
+
 # genimage.cfg takes the boot state as uboot-env.img; Buildroot's mkenvimage writes uboot-env.bin
 ln -sf uboot-env.bin "${BINARIES}/uboot-env.img"
 

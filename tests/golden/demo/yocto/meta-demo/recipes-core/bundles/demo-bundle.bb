@@ -13,4 +13,7 @@ RAUC_BUNDLE_DESCRIPTION = "demo 1.0.0 (qemuarm64)"
 # the device's keyring (contract/rauc/keyring.pem)
 RAUC_CERT_FILE = "${THISDIR}/files/keyring.pem"
 
+# the device's keyring (the release file's SIGNING): PYCONTAINERS_RELEASE = "1" refuses "development"
+PYCONTAINERS_SIGNING = "development"
+
 inherit pycontainers-bundle

@@ -12,4 +12,7 @@ WKS_FILE = "demo.wks"
 # a slot is 96 MiB (rootfs_a and rootfs_b)
 IMAGE_ROOTFS_MAXSIZE = "98304"
 
+# the device's keyring (the release file's SIGNING): PYCONTAINERS_RELEASE = "1" refuses "development"
+PYCONTAINERS_SIGNING = "development"
+
 inherit pycontainers-image
