@@ -4,10 +4,10 @@ system bundles.
 The bundles are made with the host's real rauc and signed with the test key (tests/data/keys);
 their listings, manifests and container configs are written by hand, as an attacker holding a
 signing key would (the configs as the generator writes them, then changed: CONFIG_CASES). Each
-is applied to the host ASan/UBSan build of pycm (`pycm --app-stage`, the staging child pycm runs
-for `pycmctl app-update`; and end to end through pycm and pycmctl): each is refused with a one-line
-reason, nothing is made outside the app store (a snapshot of the tree around it), and
-`pycm --verify-store` finds the store sound afterwards.
+is applied to the host ASan/UBSan build of pycm-store (`pycm-store --app-stage`, the staging child
+pycm runs for `pycmctl app-update`; and end to end through pycm and pycmctl): each is refused with a
+one-line reason, nothing is made outside the app store (a snapshot of the tree around it), and
+`pycm-store --verify` finds the store sound afterwards.
 """
 
 from __future__ import annotations
@@ -108,12 +108,12 @@ class AppDevice(Device):
         return out
 
     def stage(self, pycm: Path, target: Path | str, *options: str) -> tuple[int, str]:
-        """pycm --app-stage TARGET STORE SLOT_MANIFEST: (exit status, its answer on fd 3)."""
+        """pycm-store --app-stage TARGET STORE SLOT_MANIFEST: (exit status, its answer on fd 3)."""
         read, write = os.pipe()
         def answer_on_fd3():
             os.dup2(write, 3)
             os.set_inheritable(3, True)
-        r = subprocess.run([str(pycm), "--app-stage", *options, str(target), str(self.store), str(self.write())],
+        r = subprocess.run([str(pycm.with_name("pycm-store")), "--app-stage", *options, str(target), str(self.store), str(self.write())],
                            close_fds=False, preexec_fn=answer_on_fd3, capture_output=True, text=True,
                            env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0", **self.env))
         os.close(write)
@@ -123,8 +123,8 @@ class AppDevice(Device):
         return r.returncode, answer
 
     def verify(self, pycm: Path) -> str:
-        r = subprocess.run([str(pycm), "--verify-store", str(self.store), str(self.write())], capture_output=True,
-                           text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        r = subprocess.run([str(pycm.with_name("pycm-store")), "--verify", str(self.store), str(self.write())],
+                           capture_output=True, text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
         assert r.returncode == 0, r.stdout
         return r.stdout
 
@@ -527,10 +527,11 @@ def _system_bundle(base: Path, version: str) -> Path:
 
 def _handler(pycm: Path, base: Path, mounted: Path, running: str, *via: str) -> subprocess.CompletedProcess:
     (base / "release").write_text(f"VERSION={running}\nCOMPATIBLE=test\n")
-    link = base / "rauc-pre-install"  # system.conf's pre-install handler: a link to pycm
+    store = pycm.with_name("pycm-store")
+    link = base / "rauc-pre-install"  # system.conf's pre-install handler: a link to pycm-store
     if not link.exists():
-        link.symlink_to(pycm)
-    argv = [str(pycm), "--rauc-pre-install"] if not via else [str(link), *via]
+        link.symlink_to(store)
+    argv = [str(store), "--rauc-pre-install"] if not via else [str(link), *via]
     return subprocess.run(argv, capture_output=True, text=True,
                           env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0", RAUC_BUNDLE_MOUNT_POINT=str(mounted),
                                    PYCM_RELEASE=str(base / "release"), PYCM_RUN_DIR=str(base / "run")))
