@@ -383,14 +383,19 @@ void pc_apps_exited(struct pc_sup *s, int status)
 			u->leftover_deadline = pc_now_ms() + 5000;
 		}
 	}
+	/* what a staging child left is collected; a GC that died is run once more (it removes its own
+	 * .gc leftover) */
+	if (*died && (job == JOB_STAGE || (job == JOB_GC && !u->gc_again))) {
+		u->gc_wanted = true;
+		u->gc_again = job == JOB_GC;
+	}
 	switch (job) {
 	case JOB_STAGE:
 		staged(s, ok, *died ? died : NULL);
-		if (*died && !u->leftover)
-			collect(s);
 		break;
 	case JOB_GC:
-		settle(s);
+		if (!u->gc_wanted)
+			settle(s);
 		break;
 	case JOB_RESET:
 		if (ok) {
@@ -404,6 +409,10 @@ void pc_apps_exited(struct pc_sup *s, int status)
 		break;
 	default: /* the boot's cleanup: the containers start now, whatever its outcome */
 		break;
+	}
+	if (u->gc_wanted && !u->leftover) {
+		u->gc_wanted = false;
+		collect(s);
 	}
 }
 
@@ -500,8 +509,10 @@ void pc_apps_tick(struct pc_sup *s, long long now)
 	struct pc_update *u = &s->upd;
 	if (u->leftover && ((kill(-u->leftover, 0) < 0 && errno == ESRCH) || now >= u->leftover_deadline)) {
 		u->leftover = 0; /* the process group of a pycm-store that died is empty: collect what it left */
-		if (u->phase == UPD_FINISHING && u->job == JOB_NONE)
-			collect(s); /* the update is told once its leftovers are collected */
+		if (u->gc_wanted && u->job == JOB_NONE) {
+			u->gc_wanted = false;
+			collect(s); /* an update is told once its leftovers are collected */
+		}
 	}
 	if (u->phase == UPD_STOPPING) {
 		bool running = false;

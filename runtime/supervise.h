@@ -66,6 +66,8 @@ struct pc_update {
 	char reason[384];
 	char answer[1024]; /* UPD_FINISHING: the outcome, told to pycmctl once the GC is done */
 	bool add_freed;    /* ... with "N KiB freed)" from the GC's answer appended */
+	bool gc_wanted;    /* a pycm-store died: a GC runs once its process group is gone */
+	bool gc_again;     /* a GC that died was run once more */
 };
 
 struct pc_sup {

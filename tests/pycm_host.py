@@ -121,8 +121,8 @@ class Device:
 
     def start(self, pycm: Path, deadline: int = 20, *extra: str, wrap: list[str] = (),
               env: dict | None = None) -> subprocess.Popen:
-        env = dict(os.environ, PYCM_FW_SETENV=str(self.base / "fw_setenv"),
-                   PYCM_FW_PRINTENV=str(self.base / "fw_printenv"), **store_env(pycm), **(env or {}))
+        env = {**os.environ, "PYCM_FW_SETENV": str(self.base / "fw_setenv"),
+               "PYCM_FW_PRINTENV": str(self.base / "fw_printenv"), **store_env(pycm), **(env or {})}
         proc = subprocess.Popen([*wrap, str(pycm), "--no-pid1", "--manifest", str(self.write(deadline)),
                                  "--cmdline", str(self.base / "cmdline"), "--run-dir", str(self.run_dir),
                                  *extra],
