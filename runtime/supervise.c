@@ -404,15 +404,22 @@ static void run_check(struct pc_sup *s, struct pc_ctr *c, long long now)
 			ok = access(path, F_OK) == 0;
 		}
 		check_result(s, c, ok);
+		bool gone = false;
 		if (ok && c->state == ST_HEALTHY && c->wd <= 0 && s->inotify_fd >= 0 && !c->launching) {
-			/* the directory the file is in now (through the container's mounts as they are) */
-			*strrchr(path, '/') = '\0';
+			/* the directory the file is in now (through the container's mounts as they are);
+			 * a file removed before the watch was there is checked again at once */
+			char *slash = strrchr(path, '/');
+			*slash = '\0';
 			c->wd = inotify_add_watch(s->inotify_fd, *path ? path : "/", WATCH_EVENTS);
+			*slash = '/';
 			if (c->wd < 0)
 				c->wd = 0;
+			gone = c->wd > 0 && access(path, F_OK) != 0;
 		}
 		if (c->state != ST_HEALTHY)
 			c->next_check_ms = now + READY_POLL_MS;
+		else if (gone)
+			c->next_check_ms = now;
 		else
 			c->next_check_ms = ok && c->wd > 0 ? NEVER : now + c->cfg->health_interval * 1000LL;
 		return;
@@ -771,9 +778,11 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 			LOG("watchdog %s armed; cannot set its timeout: %s", s->m->watchdog, strerror(errno));
 		else
 			LOG("watchdog %s armed (%d s)", s->m->watchdog, timeout);
-		if (s->watchdog_fd >= 0 && !timeout && ioctl(s->watchdog_fd, WDIOC_GETTIMEOUT, &timeout) < 0)
+		/* petted every half of the timeout the driver has (whatever was asked), 1 s when it does
+		 * not say */
+		if (s->watchdog_fd >= 0 && ioctl(s->watchdog_fd, WDIOC_GETTIMEOUT, &timeout) < 0)
 			timeout = 0;
-		s->watchdog_ms = timeout >= 2 ? timeout * 500 : 1000;
+		s->watchdog_ms = timeout > 0 ? timeout * 500 : 1000;
 	}
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->inotify_fd < 0)
