@@ -21,7 +21,7 @@ from pycontainers.model import PROJECT_ROOT, load_board, load_device
 from pycontainers.pipeline import generate
 from pycontainers.qemu import Machine
 
-DEVICE = PROJECT_ROOT / "bench" / "devices" / "three.yml"
+DEVICE = Path(__file__).resolve().parent / "devices" / "three.yml"
 MEMORY = (r"bench: pycm VmHWM: (\d+) kB VmRSS: (\d+) kB RssAnon: (\d+) kB RssFile: (\d+) kB\s+Pss: (\d+) kB")
 
 
