@@ -2,7 +2,7 @@
 """pycm + crun against Docker and Podman: the same device, the same kernel, the same two
 containers, in the same QEMU guest, measured in one run.
 
-    .venv/bin/python bench/compare.py [DEVICE] [--boots N] [--idle S] [-o DIR]
+    .venv/bin/python bench/compare.py [DEVICE] [--boots N] [--idle S] [--stacks pycm,docker,podman] [-o DIR]
 
 Builds one slot per stack from Debian's packages of the board (qemuarm64 for demo.yml),
 identical but for the container stack:
@@ -23,7 +23,8 @@ whole slot as squashfs), memory (MemTotal - MemAvailable with all containers up 
 on a baseline boot running nothing; RSS of the stack's own processes), time (QEMU start -> all
 containers running; init -> first container running; restart of one container) and idle CPU of
 the stack's processes over S seconds. Writes compare.md, compare.json and compare.png to DIR
-(default build/compare) and prints the table. Takes about 25 minutes with the defaults.
+(default build/compare) and prints the table. Takes about 25 minutes with the defaults;
+`--stacks pycm` builds and measures pycm's slot (and the baseline) alone, in a few minutes.
 """
 
 from __future__ import annotations
@@ -216,8 +217,9 @@ def strip_services(manifest: str) -> str:
 
 
 class Variants:
-    def __init__(self, device_file: Path, out: Path):
+    def __init__(self, device_file: Path, out: Path, stacks: tuple[str, ...] = tuple(STACKS)):
         self.out = out
+        self.stacks = stacks
         self.device = load_device(device_file)
         self.board = self.device.board
         generate(self.device, out)
@@ -281,7 +283,7 @@ class Variants:
         """Slot trees and disks of every stack; the sizes go to self.sizes."""
         base = files(self.slot(None))
         disks = {}
-        for stack in STACKS:
+        for stack in self.stacks:
             t = time.monotonic()
             root = self.assemble(stack)
             mine = files(root)
@@ -384,7 +386,7 @@ class Runner:
         # baseline: the pycm slot booted with nothing but the mounts
         with self.machine("none", self.disks["pycm"]) as m:
             results["none"] = [self.boot(m, 300) for _ in range(boots)]
-        for stack in STACKS:
+        for stack in self.v.stacks:
             with self.machine(stack, self.disks[stack]) as m:
                 self.boot(m, 900)  # first boot: the peers load and create their containers
                 results[stack] = [self.boot(m, 600) for _ in range(boots)]
@@ -410,7 +412,7 @@ FIGURES = [  # key, label, unit, scale, lower is better
 def summarize(v: Variants, results: dict[str, list[dict]]) -> dict:
     baseline = statistics.median(r["mem"] for r in results["none"])
     summary: dict = {"baseline_mem": baseline, "stacks": {}}
-    for stack in STACKS:
+    for stack in v.stacks:
         runs = results[stack]
         for r in runs:
             r["mem"] -= baseline
@@ -428,17 +430,20 @@ def summarize(v: Variants, results: dict[str, list[dict]]) -> dict:
 
 def table(summary: dict, boots: int, idle: int) -> str:
     s = summary["stacks"]
-    head = ("| figure | pycm + crun | docker | podman | pycm/docker | pycm/podman |\n"
-            "|---|---:|---:|---:|---:|---:|\n")
+    stacks = [st for st in STACKS if st in s]
+    peers = [p for p in PEERS if p in s and "pycm" in s]
+    names = {"pycm": "pycm + crun"}
+    head = ("| figure | " + " | ".join(names.get(st, st) for st in stacks) + "".join(f" | pycm/{p}" for p in peers)
+            + " |\n|---|" + "---:|" * (len(stacks) + len(peers)) + "\n")
     rows = []
     for key, label, unit, _ in FIGURES:
         cells = []
-        for stack in STACKS:
+        for stack in stacks:
             f = s[stack][key]
             spread = f" ({f['min']:.2f}-{f['max']:.2f})" if f["n"] > 1 else ""
             cells.append(f"{f['median']:.2f}{spread}")
         ratios = []
-        for peer in PEERS:
+        for peer in peers:
             ours, theirs = s["pycm"][key]["median"], s[peer][key]["median"]
             ratios.append(f"{ours / theirs:.3f}" if theirs else "-")
         rows.append(f"| {label} ({unit}) | " + " | ".join(cells + ratios) + " |")
@@ -457,7 +462,7 @@ def chart(summary: dict, dest: Path) -> None:
     fig, axes = plt.subplots(2, 4, figsize=(16, 7))
     colors = {"pycm": "#2a9d8f", "docker": "#457b9d", "podman": "#e76f51"}
     for ax, (key, label, unit, _) in zip(axes.flat, FIGURES):
-        stacks = list(STACKS)
+        stacks = [st for st in STACKS if st in summary["stacks"]]
         meds = [summary["stacks"][st][key]["median"] for st in stacks]
         errs = [[m - summary["stacks"][st][key]["min"] for st, m in zip(stacks, meds)],
                 [summary["stacks"][st][key]["max"] - m for st, m in zip(stacks, meds)]]
@@ -479,15 +484,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("device", nargs="?", default=Path("conf/devices/demo.yml"), type=Path)
     ap.add_argument("--boots", type=int, default=3, help="measured boots per stack (default 3)")
     ap.add_argument("--idle", type=int, default=60, help="idle window in seconds (default 60)")
+    ap.add_argument("--stacks", default=",".join(STACKS),
+                    help="comma-separated stacks to build and measure (default all: pycm,docker,podman)")
     ap.add_argument("-o", "--output", type=Path, default=Path("build/compare"))
     args = ap.parse_args(argv)
+    stacks = tuple(st for st in STACKS if st in args.stacks.split(","))
+    unknown = set(args.stacks.split(",")) - set(STACKS)
+    if unknown or "pycm" not in stacks:
+        print(f"compare: --stacks: {', '.join(sorted(unknown)) + ' is not a stack' if unknown else 'pycm is missing'}"
+              f" (the baseline boots pycm's slot); allowed: {', '.join(STACKS)}", file=sys.stderr)
+        return 2
     try:
         t0 = time.monotonic()
         device_file = bench_device(args.device, args.output / "device")
-        v = Variants(device_file, args.output / "build")
-        print(f"building the slots of {', '.join(STACKS)} for {v.board.name} ...", flush=True)
+        v = Variants(device_file, args.output / "build", stacks)
+        print(f"building the slots of {', '.join(stacks)} for {v.board.name} ...", flush=True)
         disks = v.build_all()
-        print(f"booting: baseline and {', '.join(STACKS)}, {args.boots} boot(s) each after a first one ...", flush=True)
+        print(f"booting: baseline and {', '.join(stacks)}, {args.boots} boot(s) each after a first one ...", flush=True)
         with tempfile.TemporaryDirectory(prefix="compare.", dir=args.output) as tmp:
             results = Runner(v, disks, args.idle, Path(tmp)).run(args.boots)
         summary = summarize(v, results)

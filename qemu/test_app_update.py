@@ -10,7 +10,8 @@ revision offline; power cuts at seeded moments of an update leave exactly the ol
 revision running, on a sound store. Figures go to build/reports/app-update.json.
 
 PYCONTAINERS_APP_POWERCUT_SEED and PYCONTAINERS_APP_POWERCUT_TRIALS (default 20) set the
-power-cut trials.
+power-cut trials; PYCONTAINERS_STORE_KILL_SEED the moments pycm-store (the child doing the store's
+part of an update) is killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from helpers import image_config, layer, make_layout, tar_dir  # noqa: E402  (th
 
 REPORT = ROOT / "build" / "reports" / "app-update.json"
 SEED = int(os.environ.get("PYCONTAINERS_APP_POWERCUT_SEED", "8"))
+KILL_SEED = int(os.environ.get("PYCONTAINERS_STORE_KILL_SEED", "20"))
 TRIALS = int(os.environ.get("PYCONTAINERS_APP_POWERCUT_TRIALS", "20"))
 
 pytestmark = pytest.mark.update
@@ -255,10 +257,64 @@ def test_app_rollback_returns_to_the_previous_revision(appdemo, tmp_path):
         m.power_cut()
 
 
+# kill -9 every pycm-store (by its command name: busybox has no pidof in every image)
+KILL_STORE = ("for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = pycm-store ] && kill -9 ${p#/proc/} "
+              "&& echo killed ${p#/proc/}; done; true")
+
+
+def test_pycm_store_killed_during_app_updates(appdemo, tmp_path):
+    """pycm-store (the staging, the revision being built, the GC) killed with SIGKILL at seeded
+    moments after an update starts: PID 1 carries on; an update whose staging died fails with one
+    line naming the kill and the device keeps its revision (pycmctl status says both), every
+    container healthy and seeing that revision's content; the store verifies; and the next update
+    commits."""
+    revisions = appdemo[3]
+    version = {rev: rel for rel, rev in revisions.items()}
+    rng = random.Random(KILL_SEED)
+    trials = []
+    with _machine(appdemo, tmp_path) as m:
+        m.start()
+        m.wait_boot(NAMES)
+        rc, _ = m.run(MOUNT_UPDATE)
+        assert rc == 0
+        running = "1"
+        for i in range(6):
+            new = CYCLE[(CYCLE.index(running) + 1) % len(CYCLE)] if running in CYCLE else "2"
+            rc, _ = m.run("rm -f /tmp/upd.rc /tmp/upd.out")
+            m.proc.sendline(f"(pycmctl app-update{_downgrade(running, new)} /run/update/v{new}.raucb > /tmp/upd.out "
+                            "2>&1; echo $? > /tmp/upd.rc) &")
+            m.expect(r"pycm: app update: staging", 60)
+            delay = rng.uniform(0, 1.5)  # staging on TCG: rauc info and extract take seconds
+            _read_for(m, delay)
+            rc, killed = m.run(KILL_STORE)
+            rc, text = m.run("while [ ! -e /tmp/upd.rc ]; do sleep 1; done; cat /tmp/upd.rc /tmp/upd.out", 180)
+            code = int(text.split()[0])
+            if code == 0:
+                assert f"committed {revisions[new]}" in text, text
+                running = new
+            else:
+                assert "pycm-store --app-stage was killed by signal 9" in text, text
+                assert f"the device keeps {revisions[running]}" in text, text
+                rc, status = m.run("pycmctl status")
+                assert "app store: pycm-store --app-stage was killed by signal 9" in status, status
+            assert _sees(m) == (revisions[running], running), f"trial {i}: {text}"
+            rc, text = m.run("pycm --verify-store")
+            assert rc == 0 and f"store OK: current {revisions[running]}" in text, text
+            trials.append({"delay_s": round(delay, 2), "killed": "killed" in killed, "update": "failed" if code else
+                           "committed", "runs": version.get(revisions[running], running)})
+        assert any(t["update"] == "failed" for t in trials), trials
+        new = CYCLE[(CYCLE.index(running) + 1) % len(CYCLE)] if running in CYCLE else "2"
+        rc, text = _update(m, new, option=_downgrade(running, new))
+        assert rc == 0 and f"committed {revisions[new]}" in text, text
+        assert "pycm: rebooting" not in m.output() and "Kernel panic" not in m.output()
+        m.power_cut()
+    FIGURES["store_kills"] = {"seed": KILL_SEED, "trials": trials}
+
+
 # console lines of an update, in order: the phase a cut fell in is the last one seen
 PHASES = [
     ("verify (rauc info)", "pycm: app update: staging"),
-    ("extract, blobs, revision rename", "pycm: app update: extracting"),
+    ("extract, blobs, revision rename", "pycm-store: app update: extracting"),
     ("trial switch, stopping the app", "pycm: app update: switching to"),
     ("container restart, health wait", "pycm: container app: started"),
     ("commit", "pycm: container app: healthy"),
@@ -266,7 +322,7 @@ PHASES = [
     ("done", "\ncommitted revisions/"),
 ]
 # cuts timed on a console line (every fourth trial), a few milliseconds after it
-CUT_AT = ["pycm: app update: extracting", "pycm: app update: switching to", "pycm: container app: started",
+CUT_AT = ["pycm-store: app update: extracting", "pycm: app update: switching to", "pycm: container app: started",
           "pycm: container app: healthy", "pycm: app update: committed"]
 
 
@@ -313,7 +369,7 @@ def test_power_cuts_during_app_updates(appdemo, tmp_path):
                 marker = CUT_AT[(i // 4) % len(CUT_AT)]
                 m.expect(re.escape(marker), 60)
                 delay = rng.uniform(0, 0.02)
-                when = f"{delay * 1000:3.0f} ms after '{marker[6:]}'"
+                when = f"{delay * 1000:3.0f} ms after '{marker.split(': ', 1)[1]}'"
             else:
                 delay = (i - i // 4 + rng.random()) * span / (TRIALS - TRIALS // 4)  # stratified
                 when = f"{delay:5.2f} s after the command"

@@ -1,5 +1,8 @@
-/* App updates inside the supervisor (docs/app-updates.md): stage in a child, switch only the
- * changed containers, commit once they are healthy, else roll back to the revision before. */
+/* App updates inside the supervisor (docs/app-updates.md): a pycm-store child stages the bundle,
+ * pycm switches only the changed containers, commits once they are healthy (the pointer
+ * renames), else rolls back to the revision before; a pycm-store child then collects the garbage.
+ * pycm itself never parses a bundle nor walks the store: a pycm-store child that dies fails the
+ * update, is reported, and its leftovers are collected; PID 1 carries on. */
 #define _GNU_SOURCE
 #include "control.h"
 #include "log.h"
@@ -18,13 +21,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct pc_manifest spare;
-static struct pc_manifest *free_buf = &spare; /* the manifest buffer no one uses: the next switch's */
+/* The manifest buffer no one uses: the next switch's (allocated at the first update: its unused
+ * container slots stay untouched pages, outside the manager's RSS). */
+static struct pc_manifest *free_buf;
 
+static const char *const job_names[] = {"", "--boot", "--app-stage", "--gc", "--factory-reset"};
+
+const char *pc_store_program(void)
+{
+	const char *p = getenv("PYCM_STORE");
+	return p && *p ? p : "/sbin/pycm-store";
+}
+
+/* Tell pycmctl the outcome (and close its connection). */
 static void reply(struct pc_sup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reply(struct pc_sup *s, const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[1200];
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(buf, sizeof buf, fmt, ap);
@@ -38,36 +51,129 @@ static void reply(struct pc_sup *s, const char *fmt, ...)
 	}
 }
 
+/* Start pycm-store with args (argv[0] is set here) in its own process group, its answer on fd 3. */
+static int store_job(struct pc_sup *s, enum pc_job job, char **argv, char *msg, size_t size)
+{
+	struct pc_update *u = &s->upd;
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		pc_fmt(msg, size, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	argv[0] = "pycm-store";
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		pc_fmt(msg, size, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		pc_child_reset();
+		setpgid(0, 0);
+		if (fds[1] == 3)
+			fcntl(3, F_SETFD, 0);
+		else
+			dup2(fds[1], 3);
+		execv(pc_store_program(), argv);
+		dprintf(STDOUT_FILENO, "pycm: cannot run %s: %s\n", pc_store_program(), strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, 0); /* either of the two calls wins the race with exec */
+	close(fds[1]);
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	u->job = job;
+	u->pid = pid;
+	u->fd = fds[0];
+	u->outlen = 0;
+	return 0;
+}
+
+/* pycm-store --gc ROOT with the bundles that run kept. */
+static int start_gc(struct pc_sup *s)
+{
+	char *argv[4 + PC_MAX_CONTAINERS], msg[256];
+	int argc = 1;
+	argv[argc++] = "--gc";
+	argv[argc++] = s->apps;
+	for (int i = 0; i < s->m->ncontainers; i++)
+		if (!s->m->c[i].service)
+			argv[argc++] = (char *)s->m->c[i].bundle;
+	argv[argc] = NULL;
+	if (store_job(s, JOB_GC, argv, msg, sizeof msg) == 0)
+		return 0;
+	LOG("app store: cannot start pycm-store --gc: %s", msg);
+	return -1;
+}
+
+/* The update is over: its outcome, told to pycmctl by settle() once no pycm-store runs. */
+static void finish(struct pc_sup *s, bool add_freed, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void finish(struct pc_sup *s, bool add_freed, const char *fmt, ...)
+{
+	struct pc_update *u = &s->upd;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(u->answer, sizeof u->answer, fmt, ap);
+	va_end(ap);
+	u->add_freed = add_freed;
+	u->phase = UPD_FINISHING;
+}
+
+/* A finished update whose GC has ended (or could not run): pycmctl is told, with the bytes the GC
+ * freed when the answer wants them. */
+static void settle(struct pc_sup *s)
+{
+	struct pc_update *u = &s->upd;
+	if (u->phase != UPD_FINISHING || u->job != JOB_NONE || u->leftover)
+		return;
+	const char *f = strstr(u->out, "freed ");
+	char freed[48] = "";
+	if (u->add_freed)
+		pc_fmt(freed, sizeof freed, "%lld KiB freed)\n", f ? strtoll(f + 6, NULL, 10) / 1024 : 0);
+	reply(s, "%s%s", u->answer, freed);
+	u->phase = UPD_NONE;
+}
+
+/* The GC of an update that is over, then its outcome told. */
+static void collect(struct pc_sup *s)
+{
+	if (start_gc(s) < 0)
+		settle(s);
+}
+
 void pc_apps_boot(struct pc_sup *s, struct pc_manifest *m)
 {
-	char target[PC_PATH_MAX], dir[PC_PATH_MAX * 2], marker[PC_PATH_MAX + 16];
+	char target[PC_PATH_MAX], dir[PC_PATH_MAX * 2];
 	struct pc_err err;
-	pc_store_boot(s->apps);
-	pc_fmt(marker, sizeof marker, "%s/wipe-data", s->apps);
-	if (access(marker, F_OK) == 0) {
-		LOG("factory reset: wiping /data/volumes");
-		pc_rmtree("/data/volumes");
-		sync();
-		unlink(marker);
-	}
 	if (pc_store_pointer(s->apps, "current", target, sizeof target) && strcmp(target, PC_FACTORY)) {
 		pc_fmt(dir, sizeof dir, "%s/%s", s->apps, target);
 		if (!pc_store_target_ok(target)) {
 			LOG("app store: current -> %s is not a revision: running the factory revision", target);
-		} else if (pc_manifest_compose(s->slot_manifest, dir, &spare, &err) < 0) {
+		} else if (pc_manifest_compose(s->slot_manifest, dir, m, &err) < 0) {
 			LOG("app revision %s is unusable (%s): running the factory revision", target, err.msg);
+			if (pc_manifest_load(s->slot_manifest, m, &err) < 0) /* read before: it was fine */
+				LOG("%s", err.msg);
 		} else {
-			*m = spare;
 			pc_fmt(s->revision, sizeof s->revision, "%s", target);
 		}
 	}
 	LOG("app revision: %s", s->revision);
-	const char *keep[PC_MAX_CONTAINERS];
-	for (int i = 0; i < m->ncontainers; i++)
-		keep[i] = m->c[i].bundle;
-	long long freed = pc_store_gc(s->apps, keep, m->ncontainers);
-	if (freed)
-		LOG("app store: %lld KiB of unreferenced blobs freed", freed / 1024);
+}
+
+void pc_apps_start(struct pc_sup *s)
+{
+	char *argv[4 + PC_MAX_CONTAINERS], msg[256];
+	int argc = 1;
+	if (!s->apps[0] || access(s->apps, F_OK) < 0)
+		return; /* no store: nothing to clean */
+	argv[argc++] = "--boot";
+	argv[argc++] = s->apps;
+	for (int i = 0; i < s->m->ncontainers; i++)
+		if (!s->m->c[i].service)
+			argv[argc++] = (char *)s->m->c[i].bundle;
+	argv[argc] = NULL;
+	if (store_job(s, JOB_BOOT, argv, msg, sizeof msg) < 0)
+		LOG("app store: cannot start pycm-store --boot: %s", msg);
 }
 
 int pc_apps_request(struct pc_sup *s, const char *what, bool allow_downgrade, int client, char *msg, size_t size)
@@ -77,7 +183,7 @@ int pc_apps_request(struct pc_sup *s, const char *what, bool allow_downgrade, in
 		pc_fmt(msg, size, "no app store: /data is not mounted");
 		return -1;
 	}
-	if (s->upd.phase != UPD_NONE) {
+	if (s->upd.phase != UPD_NONE || s->upd.job != JOB_NONE) {
 		pc_fmt(msg, size, "an app update is in progress (to %s)", s->upd.target[0] ? s->upd.target : "?");
 		return -1;
 	}
@@ -96,16 +202,14 @@ int pc_apps_request(struct pc_sup *s, const char *what, bool allow_downgrade, in
 		pc_fmt(msg, size, "'%s' is not an absolute path of an app bundle", what);
 		return -1;
 	}
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		pc_fmt(msg, size, "pipe: %s", strerror(errno));
+	/* argv: pycm-store --app-stage [--allow-downgrade] --running=REV TARGET ROOT SLOT_MANIFEST NAME=BUNDLE... */
+	char (*pairs)[PC_NAME_MAX + PC_PATH_MAX + 2] = calloc((size_t)s->m->ncontainers + 1, sizeof *pairs);
+	char running[PC_PATH_MAX + 16], *argv[8 + PC_MAX_CONTAINERS];
+	if (!pairs) {
+		pc_fmt(msg, size, "out of memory");
 		return -1;
 	}
-	/* argv: pycm --app-stage [--allow-downgrade] --running=REV TARGET ROOT SLOT_MANIFEST NAME=BUNDLE... */
-	static char pairs[PC_MAX_CONTAINERS][PC_NAME_MAX + PC_PATH_MAX + 2], running[PC_PATH_MAX + 16];
-	char *argv[8 + PC_MAX_CONTAINERS];
-	int argc = 0;
-	argv[argc++] = "pycm";
+	int argc = 1;
 	argv[argc++] = "--app-stage";
 	if (allow_downgrade)
 		argv[argc++] = "--allow-downgrade";
@@ -120,25 +224,13 @@ int pc_apps_request(struct pc_sup *s, const char *what, bool allow_downgrade, in
 			argv[argc++] = pairs[i];
 		}
 	argv[argc] = NULL;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		pc_fmt(msg, size, "fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		pc_child_reset();
-		dup2(fds[1], 3);
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	memset(&s->upd, 0, sizeof s->upd);
+	s->upd.fd = s->upd.client = -1;
+	int rc = store_job(s, JOB_STAGE, argv, msg, size);
+	free(pairs); /* the child has its copy */
+	if (rc < 0)
+		return -1;
 	s->upd.phase = UPD_STAGING;
-	s->upd.pid = pid;
-	s->upd.fd = fds[0];
 	s->upd.client = client;
 	s->upd.t0 = pc_now_ms();
 	pc_fmt(s->upd.from, sizeof s->upd.from, "%s", s->revision);
@@ -183,18 +275,17 @@ static void begin_switch(struct pc_sup *s)
 	s->upd.stop_deadline = pc_now_ms() + s->m->stop_timeout * 1000LL;
 }
 
-void pc_apps_exited(struct pc_sup *s, int status)
+/* The staging child has answered: switch to its target, or refuse. */
+static void staged(struct pc_sup *s, bool ok, const char *died)
 {
-	s->upd.pid = 0;
-	if (s->upd.fd >= 0)
-		pc_apps_read(s);
-	if (s->upd.fd >= 0) {
-		close(s->upd.fd);
-		s->upd.fd = -1;
-	}
-	s->upd.out[s->upd.outlen] = '\0';
 	char *err = strstr(s->upd.out, "error ");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || err) {
+	if (died) {
+		/* killed or crashed: what it left in the store is collected before pycmctl is told */
+		LOG("app update: failed: %s; the device keeps %s", died, s->revision);
+		finish(s, false, "ERR app update failed: %s; the device keeps %s\n", died, s->revision);
+		return;
+	}
+	if (!ok || err) {
 		char why[512];
 		pc_fmt(why, sizeof why, "%s", err ? err + 6 : "the staging process failed");
 		why[strcspn(why, "\n")] = '\0';
@@ -209,6 +300,10 @@ void pc_apps_exited(struct pc_sup *s, int status)
 	pc_fmt(s->upd.target, sizeof s->upd.target, "%.*s", (int)strcspn(t + 7, "\n"), t + 7);
 	/* the manifest to switch to, and which of its containers change */
 	struct pc_err e;
+	if (!free_buf && !(free_buf = calloc(1, sizeof *free_buf))) {
+		fail_update(s, "out of memory");
+		return;
+	}
 	struct pc_manifest *next = free_buf;
 	if (!strcmp(s->upd.target, PC_FACTORY)) {
 		if (pc_manifest_load(s->slot_manifest, next, &e) < 0) {
@@ -257,11 +352,91 @@ void pc_apps_exited(struct pc_sup *s, int status)
 	begin_switch(s);
 }
 
-/* Every container being replaced has stopped: swap the manifests, carrying the others' state. */
-static void swap(struct pc_sup *s)
+void pc_apps_exited(struct pc_sup *s, int status)
 {
-	static struct pc_ctr tmp[PC_MAX_CONTAINERS];
+	struct pc_update *u = &s->upd;
+	enum pc_job job = u->job;
+	pid_t pid = u->pid;
+	if (u->fd >= 0)
+		pc_apps_read(s);
+	if (u->fd >= 0) {
+		close(u->fd);
+		u->fd = -1;
+	}
+	u->out[u->outlen] = '\0';
+	u->job = JOB_NONE;
+	u->pid = 0;
+	/* a refusal is exit status 1 with an "error" line; anything else but 0 is the program failing */
+	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	bool refused = WIFEXITED(status) && WEXITSTATUS(status) == 1 && strstr(u->out, "error ");
+	char died[160] = "";
+	if (!ok && !refused) {
+		if (WIFSIGNALED(status))
+			pc_fmt(died, sizeof died, "pycm-store %s was killed by signal %d", job_names[job], WTERMSIG(status));
+		else
+			pc_fmt(died, sizeof died, "pycm-store %s failed (exit status %d)", job_names[job], WEXITSTATUS(status));
+		pc_fmt(s->store_error, sizeof s->store_error, "%s", died);
+		LOG("app store: %s", died);
+		/* whatever it started (rauc, unsquashfs) goes too; the GC waits until they are gone */
+		if (kill(-pid, SIGKILL) == 0 || errno != ESRCH) {
+			u->leftover = pid;
+			u->leftover_deadline = pc_now_ms() + 5000;
+		}
+	}
+	/* what a staging child left is collected; a GC that died is run once more (it removes its own
+	 * .gc leftover) */
+	if (*died && (job == JOB_STAGE || (job == JOB_GC && !u->gc_again))) {
+		u->gc_wanted = true;
+		u->gc_again = job == JOB_GC;
+	}
+	switch (job) {
+	case JOB_STAGE:
+		staged(s, ok, *died ? died : NULL);
+		break;
+	case JOB_GC:
+		if (!u->gc_wanted)
+			settle(s);
+		break;
+	case JOB_RESET:
+		if (ok) {
+			reply(s, "OK\nfactory reset: rebooting into the factory revision%s\n", u->add_freed ? ", volumes wiped" : "");
+			s->action = ACTION_REBOOT;
+		} else {
+			char *e = strstr(u->out, "error ");
+			reply(s, "ERR factory-reset: %.*s\n", e ? (int)strcspn(e + 6, "\n") : (int)strlen(died), e ? e + 6 : died);
+		}
+		u->phase = UPD_NONE;
+		break;
+	default: /* the boot's cleanup: the containers start now, whatever its outcome */
+		break;
+	}
+	if (u->gc_wanted && !u->leftover) {
+		u->gc_wanted = false;
+		collect(s);
+	}
+}
+
+long long pc_apps_due(const struct pc_sup *s)
+{
+	const struct pc_update *u = &s->upd;
+	if (u->leftover)
+		return pc_now_ms() + 50; /* its process group emptying */
+	if (u->phase == UPD_STOPPING)
+		return u->stop_deadline;
+	if (u->phase == UPD_TRIAL)
+		return u->deadline + 1;
+	return LLONG_MAX;
+}
+
+/* Every container being replaced has stopped: swap the manifests, carrying the others' state. */
+static bool swap(struct pc_sup *s)
+{
 	struct pc_manifest *next = s->upd.next;
+	struct pc_ctr *tmp = calloc((size_t)next->ncontainers + 1, sizeof *tmp);
+	if (!tmp) { /* nothing is lost by waiting: the containers it replaces have stopped */
+		LOG("app update: out of memory; trying again");
+		return false;
+	}
 	for (int i = 0; i < s->m->ncontainers; i++) { /* the log rings of those replaced or removed */
 		int j = pc_manifest_find(next, s->m->c[i].name);
 		if (j < 0 || s->upd.changed[j])
@@ -282,8 +457,10 @@ static void swap(struct pc_sup *s)
 		tmp[j].cfg = &next->c[j];
 	}
 	memcpy(s->c, tmp, sizeof s->c[0] * (size_t)next->ncontainers);
+	free(tmp);
 	s->m = next;
 	s->stop_index = next->ncontainers - 1;
+	return true;
 }
 
 static void rollback(struct pc_sup *s, const char *why)
@@ -316,20 +493,27 @@ static void rolled_back(struct pc_sup *s, long long now, const char *bad)
 	long long ms = now - u->t_switch, total = now - u->t0;
 	if (bad) {
 		LOG("app update: rolled back to %s, but %s", u->from, bad);
-		reply(s, "ERR app update to %s failed: %s; rolled back to %s, but %s (rollback %lld ms, total %lld ms)\n",
+		finish(s, false, "ERR app update to %s failed: %s; rolled back to %s, but %s (rollback %lld ms, total %lld ms)\n",
 		      u->target, u->reason, u->from, bad, ms, total);
 	} else {
 		LOG("app update: rolled back to %s: healthy again %lld ms after the failure was detected", u->from, ms);
-		reply(s, "ERR app update to %s failed: %s; rolled back to %s (rollback %lld ms from the failure to its "
+		finish(s, false, "ERR app update to %s failed: %s; rolled back to %s (rollback %lld ms from the failure to its "
 			 "containers healthy, total %lld ms)\n",
 		      u->target, u->reason, u->from, ms, total);
 	}
-	u->phase = UPD_NONE;
+	settle(s); /* now, or when the GC of the failed revision has ended */
 }
 
 void pc_apps_tick(struct pc_sup *s, long long now)
 {
 	struct pc_update *u = &s->upd;
+	if (u->leftover && ((kill(-u->leftover, 0) < 0 && errno == ESRCH) || now >= u->leftover_deadline)) {
+		u->leftover = 0; /* the process group of a pycm-store that died is empty: collect what it left */
+		if (u->gc_wanted && u->job == JOB_NONE) {
+			u->gc_wanted = false;
+			collect(s); /* an update is told once its leftovers are collected */
+		}
+	}
 	if (u->phase == UPD_STOPPING) {
 		bool running = false;
 		for (int i = 0; i < s->m->ncontainers; i++) {
@@ -344,16 +528,14 @@ void pc_apps_tick(struct pc_sup *s, long long now)
 			u->killed = true;
 		if (running)
 			return;
-		swap(s);
+		if (!swap(s))
+			return;
 		free_buf = u->old; /* forward: kept for a rollback until the commit; back: the failed one */
 		if (u->rollback) {
 			pc_fmt(s->revision, sizeof s->revision, "%s", u->from);
 			LOG("app update: switched back to %s in %lld ms; waiting for its containers to be healthy", u->from,
 			    now - u->t_switch);
-			const char *keep[PC_MAX_CONTAINERS];
-			for (int i = 0; i < s->m->ncontainers; i++)
-				keep[i] = s->m->c[i].bundle;
-			pc_store_gc(s->apps, keep, s->m->ncontainers); /* the failed revision and its blobs */
+			start_gc(s); /* the failed revision and its blobs, while the old containers start */
 		}
 		u->phase = UPD_TRIAL; /* forward: the health gate; back: until the old ones are healthy again */
 		u->deadline = now + s->m->boot_deadline * 1000LL;
@@ -401,46 +583,30 @@ void pc_apps_tick(struct pc_sup *s, long long now)
 	pc_fmt(s->revision, sizeof s->revision, "%s", u->target);
 	long long switch_ms = now - u->t_switch, total_ms = now - u->t0;
 	LOG("app update: committed %s (switch to healthy %lld ms, total %lld ms)", u->target, switch_ms, total_ms);
-	const char *keep[PC_MAX_CONTAINERS];
-	for (int i = 0; i < s->m->ncontainers; i++)
-		keep[i] = s->m->c[i].bundle;
-	long long freed = pc_store_gc(s->apps, keep, s->m->ncontainers);
-	reply(s, "OK\ncommitted %s (from %s; switch %lld ms, total %lld ms; %lld KiB freed)\n", u->target, u->from,
-	      switch_ms, total_ms, freed / 1024);
-	u->phase = UPD_NONE;
+	finish(s, true, "OK\ncommitted %s (from %s; switch %lld ms, total %lld ms; ", u->target, u->from, switch_ms,
+	       total_ms);
+	collect(s);
 }
 
-int pc_apps_factory_reset(struct pc_sup *s, bool wipe, char *msg, size_t size)
+int pc_apps_factory_reset(struct pc_sup *s, bool wipe, int client, char *msg, size_t size)
 {
-	struct pc_err e;
-	char marker[PC_PATH_MAX + 16];
+	char *argv[] = {NULL, "--factory-reset", wipe ? "--wipe-data" : s->apps, s->apps, NULL};
 	if (!s->apps[0]) {
 		pc_fmt(msg, size, "no app store: /data is not mounted");
 		return -1;
 	}
-	if (s->upd.phase != UPD_NONE) {
+	if (s->upd.phase != UPD_NONE || s->upd.job != JOB_NONE) {
 		pc_fmt(msg, size, "an app update is in progress");
 		return -1;
 	}
-	if (wipe) { /* done at the next boot, before any container runs; the marker survives a power cut */
-		pc_fmt(marker, sizeof marker, "%s/wipe-data", s->apps);
-		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0 || fsync(fd) < 0) {
-			pc_fmt(msg, size, "%s: %s", marker, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
-		close(fd);
-	}
-	/* current first: once it is gone the factory revision runs, whatever happens next */
-	if (pc_store_unset(s->apps, "current", &e) < 0 || pc_store_unset(s->apps, "trial", &e) < 0 ||
-	    pc_store_unset(s->apps, "previous", &e) < 0) {
-		pc_fmt(msg, size, "%s", e.msg);
+	if (!wipe)
+		argv[3] = NULL;
+	memset(&s->upd, 0, sizeof s->upd);
+	s->upd.fd = s->upd.client = -1;
+	if (store_job(s, JOB_RESET, argv, msg, size) < 0)
 		return -1;
-	}
-	LOG("factory reset%s: the factory revision runs after this reboot", wipe ? " with /data/volumes wiped" : "");
-	pc_fmt(msg, size, "factory reset: rebooting into the factory revision%s", wipe ? ", volumes wiped" : "");
-	s->action = ACTION_REBOOT;
+	s->upd.phase = UPD_RESET;
+	s->upd.client = client;
+	s->upd.add_freed = wipe; /* for the answer: volumes wiped */
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* The staging child of an app update (docs/app-updates.md), run by pycm as
  *
- *   pycm --app-stage [--allow-downgrade] [--running=REV] TARGET ROOT SLOT_MANIFEST [NAME=BUNDLE ...]
+ *   pycm-store --app-stage [--allow-downgrade] [--running=REV] TARGET ROOT SLOT_MANIFEST [NAME=BUNDLE ...]
  *
  * TARGET is an app bundle file, "factory" or "revisions/ID" (a rollback). For a bundle: open it
  * once and hand that same file to rauc (/proc/self/fd/N): `rauc info` checks the signature
@@ -17,9 +17,10 @@
  *   changed NAME        (one line per container whose bundle content differs or that is new)
  *
  * or "error MESSAGE". Exit 0 or 1. It runs beside the supervisor, which keeps petting the
- * watchdog and serving containers while the hashing and copying take their time.
+ * watchdog and serving containers while the hashing and copying take their time; if it dies,
+ * only the update fails (pycm then runs pycm-store --gc for what it left).
  *
- * Also here: `pycm --rauc-pre-install`, RAUC's pre-install handler, which refuses a system
+ * Also here: `pycm-store --rauc-pre-install`, RAUC's pre-install handler, which refuses a system
  * bundle older than the running system (pc_rauc_pre_install_main).
  */
 #define _GNU_SOURCE
@@ -48,8 +49,7 @@
 #define VOLUMES_DIR "/data/volumes/"
 #define RAUCM_MAX (64 * 1024)
 
-static int answer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int answer(const char *fmt, ...)
+int pc_answer(const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -70,7 +70,7 @@ static int fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	answer("error %s\n", buf);
+	pc_answer("error %s\n", buf);
 	return 1;
 }
 
@@ -131,27 +131,6 @@ static int shell_value(const char *out, const char *key, char *val, size_t size)
 	return 0;
 }
 
-/* VALUE of a KEY=VALUE line of text (a release file, or a manifest.raucm's [update] section),
- * quotes around it removed; "" when there is none. */
-static void key_value(const char *text, const char *key, char *val, size_t size)
-{
-	size_t klen = strlen(key);
-	val[0] = '\0';
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (*l == '[' && strncmp(l, "[update]", 8)) /* a manifest.raucm: [update] only */
-			break;
-		if (strncmp(l, key, klen) || l[klen] != '=')
-			continue;
-		const char *v = l + klen + 1;
-		size_t n = strcspn(v, "\n");
-		if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
-			v++;
-			n -= 2;
-		}
-		pc_fmt(val, size, "%.*s", (int)n, v);
-	}
-}
-
 /* KEY of a small text file (a link or anything but a regular file gives ""). */
 static void file_value(int dirfd, const char *name, const char *key, char *val, size_t size)
 {
@@ -162,13 +141,7 @@ static void file_value(int dirfd, const char *name, const char *key, char *val, 
 	if (fd >= 0)
 		close(fd);
 	text[n > 0 ? n : 0] = '\0';
-	key_value(text, key, val, size);
-}
-
-void pc_release_value(const char *key, char *val, size_t size)
-{
-	const char *path = getenv("PYCM_RELEASE") ? getenv("PYCM_RELEASE") : "/etc/pycontainers/release";
-	file_value(AT_FDCWD, path, key, val, size);
+	pc_key_value(text, key, val, size);
 }
 
 /* ------------------------------------------------------------------ versions */
@@ -525,7 +498,7 @@ static int answer_changes(const struct pc_manifest *m, char **pairs, int npairs)
 			changed = strcmp(a, b) != 0;
 		}
 		if (changed)
-			answer("changed %s\n", c->name);
+			pc_answer("changed %s\n", c->name);
 	}
 	return 0;
 }
@@ -544,7 +517,7 @@ int pc_app_stage_main(int argc, char **argv)
 			return fail("unknown option %s", argv[i]);
 	}
 	if (argc - i < 3)
-		return fail("usage: pycm --app-stage [--allow-downgrade] [--running=REV] TARGET ROOT SLOT_MANIFEST "
+		return fail("usage: pycm-store --app-stage [--allow-downgrade] [--running=REV] TARGET ROOT SLOT_MANIFEST "
 			    "[NAME=BUNDLE ...]");
 	static struct pc_manifest factory, next;
 	struct stage st = {.bundle = argv[i], .fd = -1, .root = argv[i + 1], .slot = argv[i + 2], .factory = &factory};
@@ -572,7 +545,7 @@ int pc_app_stage_main(int argc, char **argv)
 			return 1;
 		m = &next;
 	}
-	answer("target %s\n", target);
+	pc_answer("target %s\n", target);
 	return answer_changes(m, argv + i + 3, argc - i - 3);
 }
 

@@ -15,12 +15,8 @@
 char pc_booted_slot(const char *cmdline_path)
 {
 	char buf[4096];
-	FILE *f = fopen(cmdline_path, "r");
-	if (!f)
+	if (pc_read_path(cmdline_path, buf, sizeof buf) < 0)
 		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
 	for (char *p = buf; (p = strstr(p, "rauc.slot=")) != NULL; p++) {
 		if (p == buf || p[-1] == ' ') {
 			char c = p[10];

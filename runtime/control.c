@@ -57,32 +57,57 @@ int pc_control_listen(const char *run_dir)
 	return fd;
 }
 
+/* An answer, grown as it is written (at most REPLY_MAX bytes) and freed once it is sent: no buffer
+ * of the largest answer stays in the manager. */
+#define REPLY_MAX (64 * 1024)
 struct reply {
-	char buf[64 * 1024];
-	size_t len;
+	char *buf;
+	size_t len, cap;
 };
+
+/* Room for more bytes (as much as there is up to REPLY_MAX); false when there is none. */
+static bool reserve(struct reply *r, size_t more)
+{
+	size_t want = r->len + more + 1 > REPLY_MAX ? REPLY_MAX : r->len + more + 1, cap = r->cap ? r->cap : 1024;
+	while (cap < want)
+		cap *= 2;
+	if (cap > REPLY_MAX)
+		cap = REPLY_MAX;
+	if (cap > r->cap) {
+		char *b = realloc(r->buf, cap);
+		if (b) {
+			r->buf = b;
+			r->cap = cap;
+		}
+	}
+	return r->cap > r->len + 1;
+}
 
 static void put(struct reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(struct reply *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(r->buf + r->len, sizeof r->buf - r->len, fmt, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		r->len = r->len + (size_t)n < sizeof r->buf ? r->len + (size_t)n : sizeof r->buf - 1;
+	if (n <= 0 || !reserve(r, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
+	va_end(ap);
+	r->len = r->len + (size_t)n < r->cap ? r->len + (size_t)n : r->cap - 1;
 }
 
 static void status(const struct pc_sup *s, struct reply *r, bool json)
 {
 	const char *boot = !s->boot_decided ? "pending" : s->boot_good ? "good" : "not-good";
-	static const char *phases[] = {"none", "staging", "switching", "trial", "rollback"};
-	int phase = s->upd.phase == UPD_TRIAL && s->upd.rollback ? 4 : (int)s->upd.phase;
+	static const char *phases[] = {"none", "staging", "switching", "trial", "finishing", "factory-reset", "rollback"};
+	int phase = s->upd.phase == UPD_TRIAL && s->upd.rollback ? 6 : (int)s->upd.phase;
 	bool dev_key = !strcmp(s->signing, "development");
 	if (json)
 		put(r, "{\"device\":\"%s\",\"slot\":\"%c\",\"boot\":\"%s\",\"revision\":\"%s\",\"update\":\"%s\","
-		    "\"signing\":\"%s\",\"containers\":[", s->m->device, s->slot ? s->slot : '-', boot, s->revision,
-		    phases[phase], s->signing);
+		    "\"signing\":\"%s\",\"store_error\":\"%s\",\"containers\":[", s->m->device, s->slot ? s->slot : '-', boot,
+		    s->revision, phases[phase], s->signing, s->store_error);
 	else
 		put(r, "device %s, slot %c, boot %s, app revision %s%s%s%s\n%-20s %-8s %7s %8s\n", s->m->device,
 		    s->slot ? s->slot : '-', boot, s->revision, s->upd.phase ? ", update " : "",
@@ -101,6 +126,8 @@ static void status(const struct pc_sup *s, struct reply *r, bool json)
 	}
 	if (json)
 		put(r, "]}\n");
+	else if (s->store_error[0])
+		put(r, "app store: %s\n", s->store_error);
 }
 
 static void tail_file(struct reply *r, const char *path, size_t max)
@@ -111,7 +138,7 @@ static void tail_file(struct reply *r, const char *path, size_t max)
 	off_t size = lseek(fd, 0, SEEK_END);
 	off_t from = size > (off_t)max ? size - (off_t)max : 0;
 	lseek(fd, from, SEEK_SET);
-	ssize_t n = read(fd, r->buf + r->len, sizeof r->buf - r->len - 1 < max ? sizeof r->buf - r->len - 1 : max);
+	ssize_t n = reserve(r, max) ? read(fd, r->buf + r->len, r->cap - r->len - 1 < max ? r->cap - r->len - 1 : max) : 0;
 	if (n > 0)
 		r->len += (size_t)n;
 	close(fd);
@@ -153,11 +180,15 @@ static bool handle(struct pc_sup *s, char *req, struct reply *r, int fd)
 			put(r, "ERR factory-reset: unknown option '%s'; allowed: --wipe-data\n", arg);
 			return false;
 		}
-		if (pc_apps_factory_reset(s, arg != NULL, msg, sizeof msg) < 0)
+		if (s->action != ACTION_NONE) {
+			put(r, "ERR shutting down\n");
+			return false;
+		}
+		if (pc_apps_factory_reset(s, arg != NULL, fd, msg, sizeof msg) < 0) {
 			put(r, "ERR factory-reset: %s\n", msg);
-		else
-			put(r, "OK\n%s\n", msg);
-		return false;
+			return false;
+		}
+		return true; /* answered once pycm-store has done it */
 	}
 	if (!strcmp(cmd, "status")) {
 		put(r, "OK\n");
@@ -235,15 +266,15 @@ static void respond(struct client *c, const char *buf, size_t len)
 
 static void serve(struct pc_sup *s, struct client *c)
 {
-	static struct reply r;
+	struct reply r = {NULL, 0, 0};
 	c->req[c->len] = '\0';
-	r.len = 0;
 	if (handle(s, c->req, &r, c->fd)) { /* the update answers on the connection when it is done */
 		memset(c, 0, sizeof *c);
 		c->fd = -1;
-		return;
+	} else {
+		respond(c, r.buf ? r.buf : "", r.len);
 	}
-	respond(c, r.buf, r.len);
+	free(r.buf);
 }
 
 /* Only root may talk to PID 1 (the socket's mode says so too), or the user pycm itself runs as:

@@ -1,10 +1,13 @@
 /* pycm: the container manager, PID 1 of a pycontainers slot (docs/contract.md, docs/manifest.md).
  *
  *   pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] [--data-logs DIR] [--apps DIR] [--check]
- *   pycm --app-stage TARGET ROOT SLOT_MANIFEST [NAME=BUNDLE ...]   (the staging child of an app update)
  *   pycm --verify-store [ROOT [SLOT_MANIFEST]]   (check the app store; exit 0 sound, 1 not)
- *   pycm --rauc-pre-install   (RAUC's pre-install handler, also as a link named rauc-pre-install:
- *                              refuses a system bundle older than the running system)
+ *   pycm --app-stage ... | --rauc-pre-install
+ *
+ * The last three run pycm-store (pycm-store.c: --verify, --app-stage, --rauc-pre-install): the
+ * app store's work (staging, materialising, GC, verification, factory reset) and RAUC's
+ * pre-install handler are not in PID 1. pycm runs it as a child for app updates and the boot's
+ * store cleanup; its failure fails that request, is reported, and PID 1 carries on.
  *
  * Container output goes to the console as "[NAME] line" and to size-capped logs: RUN_DIR/logs
  * (tmpfs) and /data/pycontainers/logs (persistent; --data-logs sets it with --no-pid1). pycmctl
@@ -14,7 +17,8 @@
  * --apps DIR is the app store (docs/app-updates.md); as PID 1 it is /data/pycontainers/apps
  * once /data is mounted.
  * PYCM_FW_SETENV and PYCM_RAUC override the fw_setenv and rauc commands, PYCM_RELEASE the release
- * file and PYCM_RUN_DIR the run directory of the pre-install handler.
+ * file, PYCM_RUN_DIR the run directory of the pre-install handler and PYCM_STORE the path of
+ * pycm-store (/sbin/pycm-store).
  */
 #define _GNU_SOURCE
 #include "bootstate.h"
@@ -26,7 +30,6 @@
 #include "supervise.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,35 +60,44 @@ int main(int argc, char **argv)
 	const char *manifest = "/etc/pycontainers/manifest", *cmdline = "/proc/cmdline", *run_dir = "/run/pycm";
 	const char *data_logs = NULL, *apps = NULL;
 	bool no_pid1 = false, check = false;
-	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-	if (!strcmp(base, "rauc-pre-install") || (argc > 1 && !strcmp(argv[1], "--rauc-pre-install")))
-		return pc_rauc_pre_install_main();
-	if (argc > 1 && !strcmp(argv[1], "--app-stage"))
-		return pc_app_stage_main(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "--verify-store"))
-		return pc_store_verify(argc > 2 ? argv[2] : PC_APPS_DIR, argc > 3 ? argv[3] : "/etc/pycontainers/manifest",
-				       stdout);
-	static const struct option opts[] = {
-		{"manifest", required_argument, NULL, 'm'}, {"no-pid1", no_argument, NULL, 'n'},
-		{"cmdline", required_argument, NULL, 'c'},  {"run-dir", required_argument, NULL, 'r'},
-		{"check", no_argument, NULL, 'k'},	    {"version", no_argument, NULL, 'V'},
-		{"data-logs", required_argument, NULL, 'd'}, {"apps", required_argument, NULL, 'a'},
-		{NULL, 0, NULL, 0},
-	};
-	for (int o; (o = getopt_long(argc, argv, "m:", opts, NULL)) != -1;) {
-		switch (o) {
-		case 'm': manifest = optarg; break;
-		case 'n': no_pid1 = true; break;
-		case 'c': cmdline = optarg; break;
-		case 'r': run_dir = optarg; break;
-		case 'k': check = true; break;
-		case 'd': data_logs = optarg; break;
-		case 'a': apps = optarg; break;
-		case 'V': printf("pycm %s\n", PYCM_VERSION); return 0;
-		default:
-			fprintf(stderr, "usage: pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] [--check]\n");
+	if (argc > 1 && (!strcmp(argv[1], "--verify-store") || !strcmp(argv[1], "--app-stage") ||
+			 !strcmp(argv[1], "--rauc-pre-install"))) {
+		if (!strcmp(argv[1], "--verify-store"))
+			argv[1] = "--verify";
+		argv[0] = "pycm-store";
+		execv(pc_store_program(), argv);
+		dprintf(STDERR_FILENO, "pycm: cannot run %s: %s\n", pc_store_program(), strerror(errno));
+		return 2;
+	}
+	/* getopt_long's forms (--name VALUE, --name=VALUE, -m VALUE), words that are no option
+	 * ignored (the kernel passes PID 1 the command line words it does not know) */
+	static const char *const names[] = {"manifest", "cmdline", "run-dir", "data-logs", "apps", "no-pid1", "check",
+					    "version"};
+	const char **values[] = {&manifest, &cmdline, &run_dir, &data_logs, &apps};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '=');
+		size_t len = eq ? (size_t)(eq - a) : strlen(a);
+		int k = !strcmp(a, "-m") ? 0 : -1;
+		for (int j = 0; j < 8 && k < 0 && a[0] == '-' && a[1] == '-'; j++)
+			if (strlen(names[j]) == len - 2 && !strncmp(a + 2, names[j], len - 2))
+				k = j;
+		if (k < 0 && a[0] != '-')
+			continue;
+		if (k >= 5 && !eq) {
+			no_pid1 |= k == 5;
+			check |= k == 6;
+			if (k == 7) {
+				dprintf(STDOUT_FILENO, "pycm %s\n", PYCM_VERSION);
+				return 0;
+			}
+			continue;
+		}
+		if (k < 0 || k >= 5 || (!eq && i + 1 == argc)) {
+			dprintf(STDERR_FILENO, "usage: pycm [--manifest PATH] [--no-pid1] [--cmdline PATH] [--run-dir DIR] "
+					       "[--data-logs DIR] [--apps DIR] [--check]\n");
 			return 2;
 		}
+		*values[k] = eq ? eq + 1 : argv[++i];
 	}
 	bool pid1 = !no_pid1 && !check && getpid() == 1;
 	/* containers run detached: their inits are reparented to us when crun exits (PID 1 gets
@@ -97,13 +109,13 @@ int main(int argc, char **argv)
 
 	if (check) {
 		if (pc_manifest_load(manifest, &m, &err) < 0) {
-			fprintf(stderr, "pycm: %s\n", err.msg);
+			dprintf(STDERR_FILENO, "pycm: %s\n", err.msg);
 			return 2;
 		}
 		int nservices = 0;
 		for (int i = 0; i < m.ncontainers; i++)
 			nservices += m.c[i].service;
-		printf("pycm: %s: OK (%d containers, %d services)\n", manifest, m.ncontainers - nservices, nservices);
+		dprintf(STDOUT_FILENO, "pycm: %s: OK (%d containers, %d services)\n", manifest, m.ncontainers - nservices, nservices);
 		return 0;
 	}
 	if (pid1) {

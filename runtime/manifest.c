@@ -463,21 +463,19 @@ out:
 
 int pc_manifest_load(const char *path, struct pc_manifest *m, struct pc_err *err)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return pc_error(err, errno, "cannot open %s", path);
-	char *buf = malloc(MANIFEST_MAX + 1);
-	if (!buf) {
-		fclose(f);
+	char *buf = malloc(MANIFEST_MAX + 2);
+	if (!buf)
 		return pc_error(err, ENOMEM, "manifest");
+	ssize_t n = pc_read_path(path, buf, MANIFEST_MAX + 2);
+	if (n < 0) {
+		int e = errno;
+		free(buf);
+		return pc_error(err, e, "cannot open %s", path);
 	}
-	size_t n = fread(buf, 1, MANIFEST_MAX + 1, f);
-	fclose(f);
 	if (n > MANIFEST_MAX) {
 		free(buf);
 		return pc_error(err, 0, "%s: larger than %d bytes", path, MANIFEST_MAX);
 	}
-	buf[n] = '\0';
 	int rc = pc_manifest_parse(buf, m, err);
 	free(buf);
 	return rc;

@@ -71,7 +71,7 @@ int pc_mkdirs(const char *dir, struct pc_err *err)
 
 int pc_partlabel_links(const char *sysfs, const char *devdir, struct pc_err *err)
 {
-	char dir[PC_PATH_MAX], path[PC_PATH_MAX * 2], line[256];
+	char dir[PC_PATH_MAX], path[PC_PATH_MAX * 2], text[1024];
 	snprintf(dir, sizeof dir, "%s/disk/by-partlabel", devdir);
 	if (pc_mkdirs(dir, err) < 0)
 		return -1;
@@ -82,18 +82,15 @@ int pc_partlabel_links(const char *sysfs, const char *devdir, struct pc_err *err
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s/uevent", sysfs, e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
+		if (pc_read_path(path, text, sizeof text) < 0)
 			continue;
 		char name[256] = "", dev[256] = "";
-		while (fgets(line, sizeof line, f)) {
-			line[strcspn(line, "\n")] = '\0';
+		for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			if (!strncmp(line, "PARTNAME=", 9))
 				snprintf(name, sizeof name, "%s", line + 9);
 			else if (!strncmp(line, "DEVNAME=", 8))
 				snprintf(dev, sizeof dev, "%s", line + 8);
 		}
-		fclose(f);
 		if (!*name || !*dev || strchr(name, '/'))
 			continue;
 		char link[PC_PATH_MAX * 2], target[sizeof dev + 8];

@@ -7,5 +7,8 @@
 
 /* VALUE of KEY into val ("" when the file or the key is missing). */
 void pc_release_value(const char *key, char *val, size_t size);
+/* VALUE of a KEY=VALUE line of text (a release file, or a manifest.raucm's [update] section: the
+ * text stops at another section), quotes around it removed; "" when there is none. */
+void pc_key_value(const char *text, const char *key, char *val, size_t size);
 
 #endif

@@ -29,31 +29,6 @@
 #define READ_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 #define RMTREE_DEPTH 256
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-static bool valid_hex(const char *s, size_t n)
-{
-	if (strlen(s) != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-bool pc_store_target_ok(const char *target)
-{
-	return !strcmp(target, PC_FACTORY) || (!strncmp(target, "revisions/", 10) && valid_hex(target + 10, 16));
-}
-
 /* Remove NAME in dirfd and, if it is a directory, everything below it, never following a link
  * (a link is removed, not what it points at). */
 static int rmtree_at(int dirfd, const char *name, int depth)
@@ -83,42 +58,6 @@ static int rmtree_at(int dirfd, const char *name, int depth)
 int pc_rmtree(const char *path)
 {
 	return rmtree_at(AT_FDCWD, path, 0);
-}
-
-/* The whole content of a regular file (NUL-terminated; *len without it). flags: O_NOFOLLOW for
- * anything under the store, 0 for the slot's configuration. */
-char *pc_read_file_at(int dirfd, const char *name, int flags, size_t max, size_t *len, struct pc_err *err)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		pc_error(err, fd < 0 && errno != ELOOP ? errno : 0, "%s: %s", name,
-			 fd < 0 && errno != ELOOP ? "cannot open" : "not a regular file");
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	char *buf = malloc(max + 1);
-	size_t n = 0;
-	ssize_t r;
-	while (buf && n < max + 1 && ((r = read(fd, buf + n, max + 1 - n)) > 0 || (r < 0 && errno == EINTR)))
-		if (r > 0)
-			n += (size_t)r;
-	close(fd);
-	if (!buf || n > max) {
-		free(buf);
-		pc_error(err, buf ? 0 : ENOMEM, "%s: larger than %zu bytes", name, max);
-		return NULL;
-	}
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
-static char *read_text(const char *path, int flags, size_t max, struct pc_err *err)
-{
-	return pc_read_file_at(AT_FDCWD, path, flags, max, NULL, err);
 }
 
 /* Create NAME in dirfd (it must not exist) with data, fsynced. */
@@ -212,66 +151,6 @@ static void free_names(char **names)
 	free(names);
 }
 
-/* ------------------------------------------------------------------ pointers */
-
-int pc_store_pointer(const char *root, const char *name, char *target, size_t size)
-{
-	char path[PATH_MAX];
-	pc_fmt(path, sizeof path, "%s/%s", root, name);
-	ssize_t n = readlink(path, target, size - 1);
-	if (n < 0) {
-		target[0] = '\0';
-		return 0;
-	}
-	target[n] = '\0';
-	return 1;
-}
-
-int pc_store_set(const char *root, const char *name, const char *target, struct pc_err *err)
-{
-	char path[PATH_MAX], tmp[PATH_MAX];
-	pc_fmt(path, sizeof path, "%s/%s", root, name);
-	pc_fmt(tmp, sizeof tmp, "%s/%s.tmp", root, name);
-	unlink(tmp);
-	if (symlink(target, tmp) < 0)
-		return pc_error(err, errno, "symlink %s", tmp);
-	if (rename(tmp, path) < 0)
-		return pc_error(err, errno, "rename %s", tmp);
-	if (fsync_dir(root) < 0)
-		return pc_error(err, errno, "fsync %s", root);
-	return 0;
-}
-
-int pc_store_unset(const char *root, const char *name, struct pc_err *err)
-{
-	char path[PATH_MAX];
-	pc_fmt(path, sizeof path, "%s/%s", root, name);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return pc_error(err, errno, "unlink %s", path);
-	if (fsync_dir(root) < 0)
-		return pc_error(err, errno, "fsync %s", root);
-	return 0;
-}
-
-int pc_store_commit(const char *root, struct pc_err *err)
-{
-	char cur[PATH_MAX], trial[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
-	if (!pc_store_pointer(root, "trial", trial, sizeof trial))
-		return pc_error(err, 0, "no revision on trial");
-	if (!pc_store_pointer(root, "current", cur, sizeof cur))
-		strcpy(cur, PC_FACTORY);
-	/* a cut after this leaves previous == current: harmless; the trial is still uncommitted */
-	if (pc_store_set(root, "previous", cur, err) < 0)
-		return -1;
-	pc_fmt(from, sizeof from, "%s/trial", root);
-	pc_fmt(to, sizeof to, "%s/current", root);
-	if (rename(from, to) < 0) /* the commit: one rename */
-		return pc_error(err, errno, "rename %s", from);
-	if (fsync_dir(root) < 0)
-		return pc_error(err, errno, "fsync %s", root);
-	return 0;
-}
-
 void pc_store_boot(const char *root)
 {
 	char trial[PATH_MAX], path[PATH_MAX];
@@ -283,6 +162,35 @@ void pc_store_boot(const char *root)
 	}
 	pc_fmt(path, sizeof path, "%s/staging", root);
 	pc_rmtree(path);
+	pc_fmt(path, sizeof path, "%s/" PC_WIPE_MARKER, root);
+	if (access(path, F_OK) == 0) {
+		LOG("factory reset: wiping " PC_VOLUMES_DIR);
+		pc_rmtree(PC_VOLUMES_DIR);
+		sync();
+		unlink(path);
+	}
+}
+
+int pc_store_factory_reset(const char *root, bool wipe, struct pc_err *err)
+{
+	char marker[PATH_MAX];
+	if (wipe) { /* done at the next boot, before any container runs; the marker survives a power cut */
+		pc_fmt(marker, sizeof marker, "%s/" PC_WIPE_MARKER, root);
+		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0 || fsync(fd) < 0) {
+			pc_error(err, errno, "%s", marker);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	/* current first: once it is gone the factory revision runs, whatever happens next */
+	if (pc_store_unset(root, "current", err) < 0 || pc_store_unset(root, "trial", err) < 0 ||
+	    pc_store_unset(root, "previous", err) < 0)
+		return -1;
+	LOG("factory reset%s: the factory revision runs after this reboot", wipe ? " with " PC_VOLUMES_DIR " wiped" : "");
+	return 0;
 }
 
 /* ------------------------------------------------------------------ GC */
@@ -313,7 +221,7 @@ static void gc_revisions(const char *root, int revs, const char *const keep[], i
 		/* a revision under its final name is complete: it leaves that name (durably) before
 		 * its content goes, so a power cut in the removal leaves a .gc leftover, never a
 		 * partial revisions/ID that a later update would take as present */
-		if (valid_hex(name, 16)) {
+		if (pc_valid_hex(name, 16)) {
 			char gone[32];
 			pc_fmt(gone, sizeof gone, "%s.gc", name);
 			rmtree_at(revs, gone, 0);
@@ -375,64 +283,6 @@ long long pc_store_gc(const char *root, const char *const keep[], int nkeep)
 	}
 	close(rfd);
 	return freed;
-}
-
-/* ------------------------------------------------------------------ manifest of a revision */
-
-int pc_manifest_compose(const char *slot_manifest, const char *revdir, struct pc_manifest *m, struct pc_err *err)
-{
-	char path[PATH_MAX];
-	char *slot = read_text(slot_manifest, 0, 256 * 1024, err);
-	if (!slot)
-		return -1;
-	pc_fmt(path, sizeof path, "%s/manifest", revdir);
-	char *rev = read_text(path, O_NOFOLLOW, 256 * 1024, err);
-	if (!rev) {
-		free(slot);
-		return -1;
-	}
-	char *text = malloc(strlen(slot) + strlen(rev) + 2);
-	int rc = -1;
-	if (!text) {
-		pc_error(err, ENOMEM, "manifest");
-		goto out;
-	}
-	/* the slot's [pycm] and [service] sections, then the revision's [container] sections */
-	size_t len = 0;
-	bool skip = false;
-	for (char *line = slot, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		size_t n = next ? (size_t)(++next - line) : strlen(line);
-		const char *s = line + strspn(line, " \t");
-		if (*s == '[')
-			skip = !strncmp(s, "[container ", 11);
-		if (!skip) {
-			memcpy(text + len, line, n);
-			len += n;
-		}
-	}
-	text[len] = '\0';
-	for (char *s = rev; s && *s; s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL) {
-		const char *t = s + strspn(s, " \t");
-		if (*t == '[' && strncmp(t, "[container ", 11)) {
-			pc_error(err, 0, "%s: only [container NAME] sections are allowed in a revision", path);
-			goto out;
-		}
-	}
-	strcat(text, "\n");
-	strcat(text, rev);
-	if (pc_manifest_parse(text, m, err) == 0)
-		rc = 0;
-	else {
-		char msg[sizeof err->msg];
-		pc_fmt(msg, sizeof msg, "%s", err->msg);
-		pc_error(err, 0, "%s composed with %s: %s", slot_manifest, path, msg);
-	}
-out:
-	free(text);
-	free(slot);
-	free(rev);
-	return rc;
 }
 
 /* ------------------------------------------------------------------ tree digest */
@@ -719,7 +569,7 @@ static int entry_line(struct listing *ls, struct pc_entry *e, char **f, int n, s
 	if (e->type == PC_ENT_FILE) {
 		if (parse_size(f[2], &e->size) < 0)
 			return pc_error(err, 0, "revision:%d: %s: size '%.16s' is not a number of bytes", e->line, e->path, f[2]);
-		if (!valid_hex(f[3], 64))
+		if (!pc_valid_hex(f[3], 64))
 			return pc_error(err, 0, "revision:%d: %s: '%.80s' is not 64 lower-case hex digits", e->line, e->path, f[3]);
 		e->hex = f[3];
 	}
@@ -750,7 +600,7 @@ int pc_listing_parse(const char *text, size_t len, char id[17], pc_entry_fn fn, 
 			continue;
 		}
 		if (lineno == 2) {
-			if (strncmp(line, "id ", 3) || !valid_hex(line + 3, 16))
+			if (strncmp(line, "id ", 3) || !pc_valid_hex(line + 3, 16))
 				return pc_error(err, 0, "revision:2: expected 'id' and 16 hex digits");
 			memcpy(id, line + 3, 17);
 			continue;
@@ -1182,7 +1032,7 @@ int pc_store_verify(const char *root, const char *slot, FILE *out)
 		unsigned mode = 0;
 		pc_fmt(name, sizeof name, "%.64s", *p);
 		v.blobs++;
-		if (!dot || dot - *p != 64 || !valid_hex(name, 64) || parse_mode(dot + 1, &mode) < 0 ||
+		if (!dot || dot - *p != 64 || !pc_valid_hex(name, 64) || parse_mode(dot + 1, &mode) < 0 ||
 		    fstatat(bfd, *p, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
 			problem(&v, "blobs/%s: not a blob (DIGEST.MODE): a leftover", *p);
 			continue;
@@ -1198,7 +1048,7 @@ int pc_store_verify(const char *root, const char *slot, FILE *out)
 	pc_fmt(path, sizeof path, "%s/revisions", root);
 	DIR *d = opendir(path);
 	for (struct dirent *e; d && (e = readdir(d));)
-		if (e->d_name[0] != '.' && !valid_hex(e->d_name, 16))
+		if (e->d_name[0] != '.' && !pc_valid_hex(e->d_name, 16))
 			problem(&v, "revisions/%s: a leftover", e->d_name);
 	if (d)
 		closedir(d);

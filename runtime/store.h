@@ -1,5 +1,8 @@
 /* The app store on /data (docs/app-updates.md): content-addressed blobs, revisions made of hard
- * links to them, and the `current`, `previous` and `trial` pointers switched with rename(2). */
+ * links to them, and the `current`, `previous` and `trial` pointers switched with rename(2).
+ * pycm (PID 1) links pointers.c only: the pointers and pc_manifest_compose. The rest runs in
+ * pycm-store (pycm-store.c), a child that may die: staging (appstage.c), materialising, GC,
+ * verification and factory reset (store.c). */
 #ifndef PYCM_STORE_H
 #define PYCM_STORE_H
 
@@ -12,10 +15,21 @@
 
 #define PC_APPS_DIR "/data/pycontainers/apps"
 #define PC_FACTORY "factory" /* pointer target: the revision shipped in the slot */
+#define PC_WIPE_MARKER "wipe-data" /* in the store root: factory-reset --wipe-data, done at the next boot */
+#define PC_VOLUMES_DIR "/data/volumes"
 
-/* At boot: an uncommitted `trial` pointer is removed (its revision was never health-checked to
- * the end: the committed one runs), and so are half-written staging and revision directories. */
+/* pointers.c (in pycm and pycm-store) */
+int pc_fsync_dir(const char *path);
+bool pc_valid_hex(const char *s, size_t n);
+
+/* At boot (pycm-store --boot): an uncommitted `trial` pointer is removed (its revision was never
+ * health-checked to the end: the committed one runs), and so is a half-written staging
+ * directory; with the wipe-data marker of a factory reset, /data/volumes is wiped, then the
+ * marker removed. */
 void pc_store_boot(const char *root);
+/* Factory reset (pycm-store --factory-reset): the wipe-data marker when wipe, then every pointer
+ * removed, current first (the factory revision runs from the next boot on). */
+int pc_store_factory_reset(const char *root, bool wipe, struct pc_err *err);
 /* Read pointer NAME (current, previous, trial) into target ("factory" or "revisions/ID");
  * returns 1 when it exists, 0 when it does not. */
 int pc_store_pointer(const char *root, const char *name, char *target, size_t size);
@@ -86,9 +100,11 @@ typedef int (*pc_entry_fn)(const struct pc_entry *e, void *ctx, struct pc_err *e
  * set-group-ID bit, there is no device node. Calls fn (when not NULL) for each container line
  * and entry; id receives ID. On the first problem: -1 and "revision:LINE: ..." in err. */
 int pc_listing_parse(const char *text, size_t len, char id[17], pc_entry_fn fn, void *ctx, struct pc_err *err);
-/* The staging child of an app update: pycm --app-stage ... (appstage.c). */
+/* The staging child of an app update: pycm-store --app-stage ... (appstage.c). */
 int pc_app_stage_main(int argc, char **argv);
-/* RAUC's pre-install handler (pycm --rauc-pre-install, or pycm called as rauc-pre-install):
+/* A line of pycm-store's answer to pycm, on fd 3 (nothing when it is not open); returns 0. */
+int pc_answer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* RAUC's pre-install handler (pycm-store --rauc-pre-install, or called as rauc-pre-install):
  * refuses a system bundle older than the running system unless `pycmctl system-update
  * --allow-downgrade` left RUN_DIR/allow-downgrade for this install. Exit status 0 or 1. */
 int pc_rauc_pre_install_main(void);

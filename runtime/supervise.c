@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/watchdog.h>
+#include <limits.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -22,8 +24,13 @@
 #include <unistd.h>
 
 /* Until a container is first healthy its ready file is polled this often (a stat is cheap and
- * the boot waits for it); afterwards every health-interval. */
+ * the boot waits for it). Once it is there, the directory holding it is watched (inotify): the
+ * file is checked again when that directory changes, and every health-interval only while it is
+ * missing (or when the directory cannot be watched). No timer runs for a healthy container
+ * without an exec check, so an idle device does not wake the manager. */
 #define READY_POLL_MS 100
+#define WATCH_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define NEVER LLONG_MAX
 /* An exec health check that fails before the first healthy one is repeated after this long
  * (health-interval applies once healthy: it is the liveness period). */
 #define STARTUP_CHECK_MS 500
@@ -78,6 +85,7 @@ void pc_sup_init(struct pc_sup *s, const struct pc_manifest *m, const char *run_
 	s->start_ms = pc_now_ms();
 	s->stop_index = m->ncontainers - 1;
 	s->watchdog_fd = -1;
+	s->inotify_fd = -1;
 	s->control_fd = -1;
 	s->upd.fd = s->upd.client = -1;
 	snprintf(s->revision, sizeof s->revision, "factory");
@@ -323,6 +331,20 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 		c->next_check_ms = c->started_ms + c->cfg->health_interval * 1000LL;
 }
 
+/* Stop watching c's ready file (the watch is shared with any other container whose ready file is
+ * in the same directory: removed with the last of them). */
+static void unwatch(struct pc_sup *s, struct pc_ctr *c)
+{
+	if (c->wd <= 0)
+		return;
+	bool shared = false;
+	for (int i = 0; i < s->m->ncontainers; i++)
+		shared = shared || (&s->c[i] != c && s->c[i].wd == c->wd);
+	if (!shared)
+		inotify_rm_watch(s->inotify_fd, c->wd);
+	c->wd = 0;
+}
+
 static void check_result(struct pc_sup *s, struct pc_ctr *c, bool ok)
 {
 	c->check_pid = 0;
@@ -368,9 +390,9 @@ static pid_t container_pid(const struct pc_sup *s, struct pc_ctr *c)
 
 static void run_check(struct pc_sup *s, struct pc_ctr *c, long long now)
 {
-	if (c->cfg->health == HEALTH_NONE) {
+	if (c->cfg->health == HEALTH_NONE) { /* up for an interval: healthy, and nothing more to check */
 		check_result(s, c, true);
-		c->next_check_ms = now + c->cfg->health_interval * 1000LL;
+		c->next_check_ms = NEVER;
 		return;
 	}
 	if (c->cfg->health == HEALTH_READY_FILE) {
@@ -382,7 +404,24 @@ static void run_check(struct pc_sup *s, struct pc_ctr *c, long long now)
 			ok = access(path, F_OK) == 0;
 		}
 		check_result(s, c, ok);
-		c->next_check_ms = now + (c->state == ST_HEALTHY ? c->cfg->health_interval * 1000LL : READY_POLL_MS);
+		bool gone = false;
+		if (ok && c->state == ST_HEALTHY && c->wd <= 0 && s->inotify_fd >= 0 && !c->launching) {
+			/* the directory the file is in now (through the container's mounts as they are);
+			 * a file removed before the watch was there is checked again at once */
+			char *slash = strrchr(path, '/');
+			*slash = '\0';
+			c->wd = inotify_add_watch(s->inotify_fd, *path ? path : "/", WATCH_EVENTS);
+			*slash = '/';
+			if (c->wd < 0)
+				c->wd = 0;
+			gone = c->wd > 0 && access(path, F_OK) != 0;
+		}
+		if (c->state != ST_HEALTHY)
+			c->next_check_ms = now + READY_POLL_MS;
+		else if (gone)
+			c->next_check_ms = now;
+		else
+			c->next_check_ms = ok && c->wd > 0 ? NEVER : now + c->cfg->health_interval * 1000LL;
 		return;
 	}
 	pid_t pid = fork();
@@ -422,6 +461,7 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	}
 	if (c->check_pid > 0)
 		kill(c->check_pid, SIGKILL);
+	unwatch(s, c);
 	c->run_pid = c->cpid = c->check_pid = 0;
 	c->launching = false;
 	LOG("%s %s: exited (status %d)", KIND(c), c->cfg->name, code);
@@ -602,6 +642,8 @@ static void tick(struct pc_sup *s, long long now)
 			flush_dropped(c);
 		if (s->action != ACTION_NONE)
 			break;
+		if (s->upd.job == JOB_BOOT)
+			continue; /* the store's boot cleanup first (a factory reset may wipe the volumes) */
 		if ((c->state == ST_WAITING && deps_healthy(s, c)) ||
 		    (c->state == ST_BACKOFF && now >= c->restart_at_ms))
 			start(s, c);
@@ -617,9 +659,11 @@ static void tick(struct pc_sup *s, long long now)
 		pc_apps_tick(s, now);
 }
 
+/* When the loop must wake next (NEVER: only for an event): the watchdog, a due health check or
+ * restart, a deadline. */
 static long long next_wake(const struct pc_sup *s, long long now)
 {
-	long long next = now + 1000; /* at least once a second: the watchdog */
+	long long next = s->watchdog_fd >= 0 ? s->petted_ms + s->watchdog_ms : NEVER;
 #define EARLIER(t)                                                                                 \
 	do {                                                                                       \
 		if ((t) < next)                                                                    \
@@ -640,8 +684,7 @@ static long long next_wake(const struct pc_sup *s, long long now)
 		EARLIER(s->stop_deadline);
 	if (s->action != ACTION_NONE && s->stop_retry)
 		EARLIER(s->stop_retry);
-	if (s->upd.phase == UPD_STOPPING || s->upd.phase == UPD_TRIAL)
-		EARLIER(now + 100);
+	EARLIER(pc_apps_due(s));
 	EARLIER(pc_control_deadline());
 #undef EARLIER
 	return next < now ? now : next;
@@ -674,10 +717,33 @@ void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c)
 	}
 }
 
-static void pet_watchdog(struct pc_sup *s)
+static void pet_watchdog(struct pc_sup *s, long long now)
 {
-	if (s->watchdog_fd >= 0 && write(s->watchdog_fd, "\0", 1) < 0)
+	if (s->watchdog_fd < 0)
+		return;
+	if (write(s->watchdog_fd, "\0", 1) < 0)
 		LOG("watchdog: %s", strerror(errno));
+	s->petted_ms = now;
+}
+
+/* inotify: a watched directory changed: check the ready files in it now. */
+static void watch_events(struct pc_sup *s)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	while ((n = read(s->inotify_fd, buf, sizeof buf)) > 0)
+		for (char *p = buf; p < buf + n; p += sizeof(struct inotify_event) + ((struct inotify_event *)p)->len) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+			for (int i = 0; i < s->m->ncontainers; i++) {
+				struct pc_ctr *c = &s->c[i];
+				if (c->wd <= 0 || (e->wd != c->wd && !(e->mask & IN_Q_OVERFLOW)))
+					continue;
+				if (e->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
+					c->wd = 0; /* the directory is gone: its ready file is polled again */
+				if (c->check_pid == 0)
+					c->next_check_ms = 0;
+			}
+		}
 }
 
 enum pc_action pc_sup_run(struct pc_sup *s)
@@ -712,21 +778,32 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 			LOG("watchdog %s armed; cannot set its timeout: %s", s->m->watchdog, strerror(errno));
 		else
 			LOG("watchdog %s armed (%d s)", s->m->watchdog, timeout);
+		/* petted every half of the timeout the driver has (whatever was asked), 1 s when it does
+		 * not say */
+		if (s->watchdog_fd >= 0 && ioctl(s->watchdog_fd, WDIOC_GETTIMEOUT, &timeout) < 0)
+			timeout = 0;
+		s->watchdog_ms = timeout > 0 ? timeout * 500 : 1000;
 	}
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->inotify_fd < 0)
+		LOG("inotify: %s; ready files are polled", strerror(errno));
+	pc_apps_start(s);
 	for (;;) {
 		long long now = pc_now_ms();
-		pet_watchdog(s);
+		pet_watchdog(s, now);
 		tick(s, now);
 		if (s->action != ACTION_NONE && stop_step(s, now))
 			break;
-		struct pollfd fds[3 + PC_MAX_CONTAINERS + PC_CONTROL_CLIENTS];
-		int map[3 + PC_MAX_CONTAINERS], n = 0;
+		struct pollfd fds[4 + PC_MAX_CONTAINERS + PC_CONTROL_CLIENTS];
+		int map[4 + PC_MAX_CONTAINERS], n = 0;
 		fds[n] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		map[n++] = -1;
 		fds[n] = (struct pollfd){.fd = s->control_fd, .events = POLLIN};
 		map[n++] = -2;
 		fds[n] = (struct pollfd){.fd = s->upd.fd, .events = POLLIN}; /* -1: ignored by poll */
 		map[n++] = -3;
+		fds[n] = (struct pollfd){.fd = s->inotify_fd, .events = POLLIN};
+		map[n++] = -4;
 		for (int i = 0; i < s->m->ncontainers; i++)
 			if (s->c[i].out_fd >= 0) {
 				fds[n] = (struct pollfd){.fd = s->c[i].out_fd, .events = POLLIN};
@@ -734,16 +811,19 @@ enum pc_action pc_sup_run(struct pc_sup *s)
 			}
 		int nctl = n;
 		n += pc_control_pollfds(fds + n);
-		int timeout = (int)(next_wake(s, pc_now_ms()) - pc_now_ms());
-		if (poll(fds, (nfds_t)n, timeout < 0 ? 0 : timeout) < 0 && errno != EINTR) {
+		long long wake = next_wake(s, pc_now_ms()), left = wake - pc_now_ms();
+		int timeout = wake == NEVER ? -1 : left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+		if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			LOG("poll: %s", strerror(errno));
 			continue;
 		}
-		for (int i = 3; i < nctl; i++)
+		for (int i = 4; i < nctl; i++)
 			if (fds[i].revents && s->c[map[i]].out_fd >= 0)
 				read_output(&s->c[map[i]]);
 		if (fds[2].revents)
 			pc_apps_read(s);
+		if (fds[3].revents)
+			watch_events(s);
 		pc_control_events(s, fds[1].revents & POLLIN, fds + nctl, n - nctl);
 		struct signalfd_siginfo si;
 		while (read(sfd, &si, sizeof si) == sizeof si) {

@@ -20,6 +20,7 @@ struct pc_ctr {
 	pid_t cpid;      /* the container's init, from crun's pid file */
 	bool launching;  /* run_pid is crun, which exits once the container runs */
 	pid_t check_pid; /* a running `crun exec` health check */
+	int wd;          /* inotify watch of the directory of its ready file, once healthy (0: none) */
 	int out_fd;      /* container stdout+stderr */
 	char line[1024];
 	size_t linelen;
@@ -39,16 +40,21 @@ struct pc_ctr {
 	struct pc_crashloop loop;
 };
 
-/* An app update in progress (apps.c, docs/app-updates.md). */
-enum pc_upd_phase { UPD_NONE, UPD_STAGING, UPD_STOPPING, UPD_TRIAL };
+/* An app update in progress (apps.c, docs/app-updates.md), and the pycm-store child doing the
+ * store's part of it (staging, GC, factory reset; the boot's cleanup): one at a time. */
+enum pc_upd_phase { UPD_NONE, UPD_STAGING, UPD_STOPPING, UPD_TRIAL, UPD_FINISHING, UPD_RESET };
+enum pc_job { JOB_NONE, JOB_BOOT, JOB_STAGE, JOB_GC, JOB_RESET };
 
 struct pc_update {
 	enum pc_upd_phase phase;
 	bool rollback;     /* switching back after a failed trial: no health gate */
-	pid_t pid;         /* the staging child (pycm --app-stage) */
-	int fd;            /* its answer pipe */
+	enum pc_job job;   /* what the pycm-store child does (JOB_NONE: none runs) */
+	pid_t pid;         /* that child, leader of its own process group */
+	int fd;            /* its answer pipe (fd 3 in the child) */
 	char out[4096];
 	size_t outlen;
+	pid_t leftover;    /* the process group of a child that died: the GC waits until it is empty */
+	long long leftover_deadline;
 	int client;        /* pycmctl waiting for the outcome, or -1 */
 	char target[PC_PATH_MAX]; /* "factory" or "revisions/ID" being switched to */
 	char from[PC_PATH_MAX];   /* the revision running before */
@@ -58,6 +64,10 @@ struct pc_update {
 	long long t0, t_switch, deadline, stop_deadline;
 	bool killed;
 	char reason[384];
+	char answer[1024]; /* UPD_FINISHING: the outcome, told to pycmctl once the GC is done */
+	bool add_freed;    /* ... with "N KiB freed)" from the GC's answer appended */
+	bool gc_wanted;    /* a pycm-store died: a GC runs once its process group is gone */
+	bool gc_again;     /* a GC that died was run once more */
 };
 
 struct pc_sup {
@@ -76,11 +86,15 @@ struct pc_sup {
 	long long stop_retry;    /* when to send SIGTERM again, 0 once it was delivered */
 	bool stop_killed;
 	int watchdog_fd;
+	int watchdog_ms;         /* how often it is petted: half its timeout, 1 s when unknown */
+	long long petted_ms;
+	int inotify_fd;          /* the ready files' directories (-1: none, they are polled) */
 	char apps[PC_PATH_MAX];         /* app store root, "" without /data */
 	const char *slot_manifest;      /* the slot's manifest (the factory revision) */
 	char revision[PC_PATH_MAX];     /* running revision: "factory" or "revisions/ID" */
 	char signing[16];               /* the release file's SIGNING: development, release or "" */
 	struct pc_update upd;
+	char store_error[160];          /* the last failure of pycm-store (pycmctl status), "" when none */
 	/* exit statuses of reaped processes that were nobody's known child yet: a container's init
 	 * that exits before its crun does is reparented to us and reaped before crun's exit tells
 	 * us its pid */
@@ -103,13 +117,23 @@ int pc_ctr_kill(const struct pc_sup *s, const struct pc_ctr *c, int sig);
  * the running revision only with allow_downgrade); client is the pycmctl connection that gets the
  * outcome. -1 with msg when it cannot start. */
 int pc_apps_request(struct pc_sup *s, const char *what, bool allow_downgrade, int client, char *msg, size_t size);
-/* Factory reset: drop every app revision (and, with wipe, the volumes) and reboot. */
-int pc_apps_factory_reset(struct pc_sup *s, bool wipe, char *msg, size_t size);
+/* Factory reset: drop every app revision (and, with wipe, the volumes) and reboot; client gets
+ * the outcome. -1 with msg when it cannot start. */
+int pc_apps_factory_reset(struct pc_sup *s, bool wipe, int client, char *msg, size_t size);
 void pc_apps_read(struct pc_sup *s);
+/* The pycm-store child has exited (reaped with status). */
 void pc_apps_exited(struct pc_sup *s, int status);
 void pc_apps_tick(struct pc_sup *s, long long now);
-/* At boot, with /data mounted: discard an uncommitted trial, load the committed revision into m
- * (else keep the slot's), clean up; sets s->revision. */
+/* The earliest moment pc_apps_tick has something to do (LLONG_MAX: none). */
+long long pc_apps_due(const struct pc_sup *s);
+/* At boot, with /data mounted: load the committed revision into m (else keep the slot's); sets
+ * s->revision. */
 void pc_apps_boot(struct pc_sup *s, struct pc_manifest *m);
+/* From the main loop's start: the boot's cleanup of the store (pycm-store --boot: an uncommitted
+ * trial, staging leftovers, a factory reset's wipe of the volumes, GC) when there is a store;
+ * nothing starts before it has ended. */
+void pc_apps_start(struct pc_sup *s);
+/* The path of pycm-store (PYCM_STORE overrides the contract's /sbin/pycm-store). */
+const char *pc_store_program(void);
 
 #endif

@@ -16,14 +16,19 @@ from helpers import ROOT
 
 
 def build_pycm(out: Path) -> Path | None:
-    """Build the host ASan/UBSan pycm and pycmctl into out; None without a C compiler."""
+    """Build the host ASan/UBSan pycm, pycm-store and pycmctl into out; None without a C compiler."""
     if not shutil.which("cc") or not shutil.which("make"):
         return None
     r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={out}", f"{out}/host-san/pycm",
-                        f"{out}/host-san/pycmctl"],
+                        f"{out}/host-san/pycm-store", f"{out}/host-san/pycmctl"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return out / "host-san" / "pycm"
+
+
+def store_env(pycm: Path) -> dict:
+    """The environment that makes pycm run the pycm-store built beside it (not /sbin/pycm-store)."""
+    return {"PYCM_STORE": str(pycm.with_name("pycm-store")), "ASAN_OPTIONS": "detect_leaks=0"}
 
 
 FAKE_CRUN = r"""#!/bin/sh
@@ -116,8 +121,8 @@ class Device:
 
     def start(self, pycm: Path, deadline: int = 20, *extra: str, wrap: list[str] = (),
               env: dict | None = None) -> subprocess.Popen:
-        env = dict(os.environ, PYCM_FW_SETENV=str(self.base / "fw_setenv"),
-                   PYCM_FW_PRINTENV=str(self.base / "fw_printenv"), ASAN_OPTIONS="detect_leaks=0", **(env or {}))
+        env = {**os.environ, "PYCM_FW_SETENV": str(self.base / "fw_setenv"),
+               "PYCM_FW_PRINTENV": str(self.base / "fw_printenv"), **store_env(pycm), **(env or {})}
         proc = subprocess.Popen([*wrap, str(pycm), "--no-pid1", "--manifest", str(self.write(deadline)),
                                  "--cmdline", str(self.base / "cmdline"), "--run-dir", str(self.run_dir),
                                  *extra],

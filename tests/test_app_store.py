@@ -4,10 +4,10 @@ system bundles.
 The bundles are made with the host's real rauc and signed with the test key (tests/data/keys);
 their listings, manifests and container configs are written by hand, as an attacker holding a
 signing key would (the configs as the generator writes them, then changed: CONFIG_CASES). Each
-is applied to the host ASan/UBSan build of pycm (`pycm --app-stage`, the staging child pycm runs
-for `pycmctl app-update`; and end to end through pycm and pycmctl): each is refused with a one-line
-reason, nothing is made outside the app store (a snapshot of the tree around it), and
-`pycm --verify-store` finds the store sound afterwards.
+is applied to the host ASan/UBSan build of pycm-store (`pycm-store --app-stage`, the staging child
+pycm runs for `pycmctl app-update`; and end to end through pycm and pycmctl): each is refused with a
+one-line reason, nothing is made outside the app store (a snapshot of the tree around it), and
+`pycm-store --verify` finds the store sound afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -108,12 +109,12 @@ class AppDevice(Device):
         return out
 
     def stage(self, pycm: Path, target: Path | str, *options: str) -> tuple[int, str]:
-        """pycm --app-stage TARGET STORE SLOT_MANIFEST: (exit status, its answer on fd 3)."""
+        """pycm-store --app-stage TARGET STORE SLOT_MANIFEST: (exit status, its answer on fd 3)."""
         read, write = os.pipe()
         def answer_on_fd3():
             os.dup2(write, 3)
             os.set_inheritable(3, True)
-        r = subprocess.run([str(pycm), "--app-stage", *options, str(target), str(self.store), str(self.write())],
+        r = subprocess.run([str(pycm.with_name("pycm-store")), "--app-stage", *options, str(target), str(self.store), str(self.write())],
                            close_fds=False, preexec_fn=answer_on_fd3, capture_output=True, text=True,
                            env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0", **self.env))
         os.close(write)
@@ -123,8 +124,8 @@ class AppDevice(Device):
         return r.returncode, answer
 
     def verify(self, pycm: Path) -> str:
-        r = subprocess.run([str(pycm), "--verify-store", str(self.store), str(self.write())], capture_output=True,
-                           text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        r = subprocess.run([str(pycm.with_name("pycm-store")), "--verify", str(self.store), str(self.write())],
+                           capture_output=True, text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
         assert r.returncode == 0, r.stdout
         return r.stdout
 
@@ -509,6 +510,95 @@ def test_downgrades_of_app_bundles_need_allow_downgrade_end_to_end(pycm, tmp_pat
     assert f"store OK: current revisions/{revs['1.0.5'][0]}" in dev.verify(pycm)
 
 
+KILL_SEED = int(os.environ.get("PYCONTAINERS_STORE_KILL_SEED", "20"))
+
+
+def test_pycm_store_killed_at_seeded_moments_of_updates(pycm, tmp_path):
+    """pycm-store, the child doing the store's part of an app update, killed (SIGKILL) at seeded
+    moments (six uniform over a measured staging: rauc info, rauc extract, the revision being
+    built, its checks; two over the rest of the update: the switch, the commit, the GC after it;
+    each update to a revision the device does not hold): pycm carries on; an update whose staging died fails with one
+    line saying so and the device keeps its revision, which pycmctl status names beside the
+    failure; one killed later commits; each time the store verifies once pycmctl has answered
+    (pycm collected what the dead child left), and the next update commits."""
+    import signal
+    import time
+
+    dev = AppDevice(tmp_path, volumes=False)
+    revs = {}
+    cycle = ["1.1.0", "1.2.0", "1.3.0"]  # the GC keeps current and previous: the next is never there
+    for version, app in ((v, f"echo app {v}; exec sleep 60\n".encode()) for v in cycle):
+        rid = sha(version.encode())[:16]
+        body, manifest, blobs = dev.good(rid, app)
+        revs[version] = (rid, dev.bundle(f"v{version}", rid, body, manifest, blobs, version=version))
+    pids = tmp_path / "store.pids"
+    wrapper = tmp_path / "pycm-store.sh"  # as pycm-store: notes its pid, then is pycm-store (exec)
+    wrapper.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec {pycm.with_name('pycm-store')} \"$@\"\n")
+    wrapper.chmod(0o755)
+    p = dev.start(pycm, 20, "--apps", str(dev.store), env={**dev.env, "PYCM_STORE": str(wrapper)})
+    wait_for(p, "boot good (slot A)")
+
+    def update(version: str, kill_after: float | None) -> tuple[subprocess.CompletedProcess, bool]:
+        """pycmctl app-update VERSION; the pycm-store running kill_after s after the first started
+        is killed (True when there was one to kill)."""
+        start = len(pids.read_text().split()) if pids.exists() else 0
+        args = [str(pycm.with_name("pycmctl")), "--socket", str(dev.run_dir / "control.sock"), "app-update",
+                "--allow-downgrade", str(revs[version][1])]
+        ctl_proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        killed = False
+        while not pids.exists() or len(pids.read_text().split()) == start:
+            time.sleep(0.002)
+        t0 = time.monotonic()
+        if kill_after is None:  # measured: how long the staging child lives
+            while Path(f"/proc/{pids.read_text().split()[start]}").exists() and ctl_proc.poll() is None:
+                time.sleep(0.002)
+            times.append(time.monotonic() - t0)
+        else:
+            time.sleep(kill_after)
+            newest = int(pids.read_text().split()[-1])
+            try:
+                os.kill(newest, signal.SIGKILL)
+                killed = ctl_proc.poll() is None
+            except ProcessLookupError:
+                pass
+        out, err = ctl_proc.communicate(timeout=60)
+        return subprocess.CompletedProcess(args, ctl_proc.returncode, out, err), killed
+
+    times: list[float] = []
+    t = time.monotonic()
+    r, _ = update("1.1.0", None)
+    span = time.monotonic() - t
+    assert r.returncode == 0 and f"committed revisions/{revs['1.1.0'][0]}" in r.stdout, r.stderr
+    stage = times[0]
+    running, rng, outcomes = "1.1.0", random.Random(KILL_SEED), []
+    for delay in [rng.uniform(0, stage) for _ in range(6)] + [rng.uniform(stage, span) for _ in range(2)]:
+        new = cycle[(cycle.index(running) + 1) % len(cycle)]
+        r, killed = update(new, delay)
+        status = ctl(pycm, dev, "status").stdout
+        if r.returncode == 0:
+            assert f"committed revisions/{revs[new][0]}" in r.stdout, r.stdout
+            running = new
+        else:
+            assert r.stderr.count("\n") == 1 and "pycm-store --app-stage was killed by signal 9" in r.stderr, r.stderr
+            assert f"the device keeps revisions/{revs[running][0]}" in r.stderr, r.stderr
+            assert "app store: pycm-store --app-stage was killed by signal 9" in status, status
+        assert f"app revision revisions/{revs[running][0]}" in status, status
+        assert re.search(r"^app\s+healthy\s", status, re.M), status
+        assert f"store OK: current revisions/{revs[running][0]}" in dev.verify(pycm)
+        outcomes.append((round(delay, 3), killed, r.returncode))
+    print(f"pycm-store kills (seed {KILL_SEED}; staging {stage:.2f} s, update {span:.2f} s): "
+          + ", ".join(f"{d:.3f} s {'failed' if rc else 'committed'}" for d, _, rc in outcomes))
+    assert p.poll() is None, "pycm exited"
+    assert any(rc == 1 for _, _, rc in outcomes), f"no kill fell in a staging: {outcomes} (span {span:.2f} s)"
+    new = cycle[(cycle.index(running) + 1) % len(cycle)]
+    r, _ = update(new, None)
+    assert r.returncode == 0 and f"committed revisions/{revs[new][0]}" in r.stdout, r.stderr
+    code, out = stop(p)
+    assert "runtime error" not in out and "AddressSanitizer" not in out
+    assert "app store: pycm-store --app-stage was killed by signal 9" in out
+
+
 # ------------------------------------------------------------------ system bundles
 
 def _system_bundle(base: Path, version: str) -> Path:
@@ -527,10 +617,11 @@ def _system_bundle(base: Path, version: str) -> Path:
 
 def _handler(pycm: Path, base: Path, mounted: Path, running: str, *via: str) -> subprocess.CompletedProcess:
     (base / "release").write_text(f"VERSION={running}\nCOMPATIBLE=test\n")
-    link = base / "rauc-pre-install"  # system.conf's pre-install handler: a link to pycm
+    store = pycm.with_name("pycm-store")
+    link = base / "rauc-pre-install"  # system.conf's pre-install handler: a link to pycm-store
     if not link.exists():
-        link.symlink_to(pycm)
-    argv = [str(pycm), "--rauc-pre-install"] if not via else [str(link), *via]
+        link.symlink_to(store)
+    argv = [str(store), "--rauc-pre-install"] if not via else [str(link), *via]
     return subprocess.run(argv, capture_output=True, text=True,
                           env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0", RAUC_BUNDLE_MOUNT_POINT=str(mounted),
                                    PYCM_RELEASE=str(base / "release"), PYCM_RUN_DIR=str(base / "run")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -165,17 +166,21 @@ def test_start_order_puts_dependencies_first(tmp_path):
 @pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler")
 def test_the_runtime_installs_at_the_contract_paths(tmp_path):
     """runtime/Makefile install (Buildroot's and Yocto's pycm recipes run it; the Debian backend
-    places the same files) puts the manager, its client and RAUC's pre-install handler, a link to
-    the manager, where the contract (and system.conf's [handlers]) names them."""
-    from pycontainers.contract import PYCM_PATH, PYCMCTL_PATH, RAUC_PRE_INSTALL_PATH
+    places the same files) puts the manager, pycm-store next to it, the client and RAUC's
+    pre-install handler, a link to pycm-store, where the contract (and system.conf's [handlers])
+    names them, and nothing else."""
+    from pycontainers.contract import MANAGER_PROGRAMS, PYCM_STORE_PATH, RAUC_PRE_INSTALL_PATH
 
     r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={tmp_path / 'out'}",
                         f"DESTDIR={tmp_path / 'root'}", "install"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     root = tmp_path / "root"
-    assert (root / PYCM_PATH.lstrip("/")).is_file() and (root / PYCMCTL_PATH.lstrip("/")).is_file()
+    installed = sorted("/" + str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+    assert installed == sorted([*MANAGER_PROGRAMS.values(), RAUC_PRE_INSTALL_PATH])
+    for path in MANAGER_PROGRAMS.values():
+        assert (root / path.lstrip("/")).is_file() and os.access(root / path.lstrip("/"), os.X_OK), path
     handler = root / RAUC_PRE_INSTALL_PATH.lstrip("/")
-    assert handler.is_symlink() and handler.resolve() == (root / PYCM_PATH.lstrip("/")).resolve()
+    assert handler.is_symlink() and handler.resolve() == (root / PYCM_STORE_PATH.lstrip("/")).resolve()
 
 
 def test_apps_may_change_host_reaches_the_manifest(run_cli, tmp_path, pycm):

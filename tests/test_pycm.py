@@ -471,3 +471,33 @@ def test_bad_devices_and_user_are_refused(pycm, dev, line, message):
     r = subprocess.run([str(pycm), "--check", "--manifest", str(dev.write())], capture_output=True, text=True,
                        env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
     assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+def _switches(pid: int) -> int:
+    """Context switches of a process so far: each wakeup of its poll loop is one."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return sum(int(v) for v in re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)$", status, re.M))
+
+
+def test_an_idle_manager_does_not_wake(pycm, dev):
+    """Every container healthy, no exec check and no watchdog: nothing is due, so pycm sleeps in
+    poll until something happens (docs/performance.md, idle CPU). Its ready files are watched
+    (inotify), not polled: one removed is noticed at once and counted as a failed check every
+    health-interval until health-retries have failed."""
+    ready = dev.base / "ready"
+    dev.container("a", f"touch {ready}; exec sleep 60", health=f"ready-file {ready}", health_retries="2")
+    dev.container("b", "exec sleep 60", health="none")
+    p = dev.start(pycm)
+    wait_for(p, "boot good (slot A)")
+    time.sleep(0.5)
+    before = _switches(p.pid)
+    time.sleep(3)
+    woke = _switches(p.pid) - before
+    assert woke <= 1, f"pycm woke {woke} times in 3 s with nothing to do"
+    t = time.monotonic()
+    ready.unlink()
+    wait_for(p, "container a: unhealthy (2 failed checks)", timeout=10)
+    # the first failed check at the removal, the second one health-interval (1 s) later
+    assert time.monotonic() - t < 2.5
+    wait_for(p, "container a: started")
+    stop(p)

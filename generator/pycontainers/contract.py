@@ -26,10 +26,15 @@ RAUC_CONF_PATH = "/etc/rauc/system.conf"
 RAUC_KEYRING_PATH = "/etc/rauc/keyring.pem"
 INITRAMFS_NAME = "initramfs.cpio.gz"
 PYCM_PATH = "/sbin/pycm"
+# The app store's work (staging, materialising, GC, verification, factory reset), a child pycm
+# runs: nothing that parses update content is in PID 1 (docs/manager.md)
+PYCM_STORE_PATH = "/sbin/pycm-store"
 PYCMCTL_PATH = "/usr/bin/pycmctl"
-# RAUC's pre-install handler: a link to pycm, which refuses an older system bundle (runtime/Makefile
-# install makes it too)
+# RAUC's pre-install handler: a link to pycm-store, which refuses an older system bundle
+# (runtime/Makefile install makes it too)
 RAUC_PRE_INSTALL_PATH = "/usr/libexec/pycontainers/rauc-pre-install"
+# The manager's programs, as runtime/Makefile builds them (`make all`) and installs them: name -> path
+MANAGER_PROGRAMS = {"pycm": PYCM_PATH, "pycm-store": PYCM_STORE_PATH, "pycmctl": PYCMCTL_PATH}
 CRUN_PATH = "/usr/bin/crun"
 DBUS_CONF_PATH = "/etc/pycontainers/dbus.conf"
 # Kernel features an update needs (RAUC mounts a verity bundle: a squashfs on a loop device under
@@ -43,7 +48,8 @@ CONTAINERS_DIR = "/usr/share/pycontainers/containers"  # one OCI bundle per cont
 MOUNT_POINTS = ("proc", "sys", "dev", "run", "data", "tmp")
 SLOT_PATHS = {"manifest": MANIFEST_PATH, "release": RELEASE_PATH, "app_policy": APP_POLICY_PATH, "fw_env_config": FW_ENV_CONFIG_PATH,
               "rauc_conf": RAUC_CONF_PATH, "rauc_keyring": RAUC_KEYRING_PATH, "initramfs": INITRAMFS_NAME,
-              "pycm": PYCM_PATH, "crun": CRUN_PATH, "rauc_pre_install": RAUC_PRE_INSTALL_PATH}
+              "pycm": PYCM_PATH, "pycm_store": PYCM_STORE_PATH, "pycmctl": PYCMCTL_PATH, "crun": CRUN_PATH,
+              "rauc_pre_install": RAUC_PRE_INSTALL_PATH}
 
 # The release file's SIGNING line: whether the device's keyring is a development key's (no
 # update.signing). Release builds refuse the first: `--release` (Debian), PYCONTAINERS_RELEASE

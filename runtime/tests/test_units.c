@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 
 #include <stdio.h>
@@ -923,8 +924,51 @@ static void test_policy(void)
 	      !strcmp(err.msg, "app policy /nonexistent/app-policy.json: cannot open: No such file or directory"));
 }
 
+/* fmt.c (pycm's vsnprintf in its static build), here as pc_vsnprintf: the C library's output for
+ * every form pycm uses, and a few more. */
+int pc_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int pc_snprintf(char *buf, size_t size, const char *fmt, ...);
+
+static int same_as_libc(size_t size, const char *fmt, ...)
+{
+	char ours[256], libc[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int a = pc_vsnprintf(ours, size, fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	int b = vsnprintf(libc, size, fmt, ap);
+	va_end(ap);
+	if (a == b && (!size || !strcmp(ours, libc)))
+		return 1;
+	fprintf(stderr, "fmt %s: ours %d '%s', libc %d '%s'\n", fmt, a, size ? ours : "", b, size ? libc : "");
+	return 0;
+}
+
+static void test_fmt(void)
+{
+	CHECK(same_as_libc(256, "pycm: %s %s", "container", "app"));
+	CHECK(same_as_libc(256, "[%s] %.*s\n", "counter", 5, "hello world"));
+	CHECK(same_as_libc(256, "%-20s %-8s %7d %8d%s%s", "hostos", "healthy", 123, -4, "", "x"));
+	CHECK(same_as_libc(256, "%-20s %-8s %7s %8s", "NAME", "STATE", "PID", "RESTARTS"));
+	CHECK(same_as_libc(256, "restarting in %lld.%03lld s", 12LL, 5LL));
+	CHECK(same_as_libc(256, "%lld KiB, %zu bytes, %u lines, %c slot, 100%%", -9223372036854775807LL - 1, (size_t)4096,
+			   4294967295u, 'A'));
+	CHECK(same_as_libc(256, "%d %d %d %i", 0, -1, 2147483647, -2147483647 - 1));
+	CHECK(same_as_libc(256, "%ld %lu %x %o %04o %05d %-5d| %.3d %.0d|", -7L, 7UL, 0xbeefu, 0755u, 0644u, -42, 42, 7, 0));
+	CHECK(same_as_libc(256, "%.12s...%04o %.64s", "0123456789abcdef", 0755u, "short"));
+	CHECK(same_as_libc(256, "%*d|%-*d|%.*d", 6, 42, 6, 42, 4, 42));
+	CHECK(same_as_libc(256, "%hd %hhu", 70000, 300));
+	CHECK(same_as_libc(8, "truncated %s", "output that is long"));
+	CHECK(same_as_libc(1, "%s", "x"));
+	CHECK(same_as_libc(0, "%d", 12345));
+	char buf[4];
+	CHECK(pc_snprintf(buf, sizeof buf, "%s", "abcdef") == 6 && !strcmp(buf, "abc"));
+}
+
 int main(void)
 {
+	test_fmt();
 	test_json();
 	test_policy();
 	test_sha256();

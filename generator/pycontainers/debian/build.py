@@ -196,7 +196,7 @@ class DebianBuild:
         dest.write_bytes(data)
 
     def pycm(self, root: Path) -> None:
-        """Cross-compile the manager and pycmctl with Debian's cross compiler for the board."""
+        """Cross-compile the manager, pycm-store and pycmctl with Debian's cross compiler for the board."""
         cc = f"{self.board.cross_compiler}-gcc"
         if not shutil.which(cc):
             raise UserError(f"{cc} is not installed: apt-get install gcc-{self.board.cross_compiler} "
@@ -225,8 +225,8 @@ class DebianBuild:
             musl_lib = stripped
         _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}",
               f"MUSL_INC={musl / 'usr' / 'include' / musl_triplet}", f"MUSL_LIB={musl_lib}",
-              f"KERNEL_INC={' '.join(kernel_inc)}", "WERROR=-Werror", "pycm", "pycmctl"], "building pycm")
-        for binary, path in (("pycm", contract.PYCM_PATH), ("pycmctl", contract.PYCMCTL_PATH)):
+              f"KERNEL_INC={' '.join(kernel_inc)}", "WERROR=-Werror", "all"], "building pycm")
+        for binary, path in contract.MANAGER_PROGRAMS.items():
             dest = root / path.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(out / binary, dest)
@@ -234,7 +234,7 @@ class DebianBuild:
         handler = root / contract.RAUC_PRE_INSTALL_PATH.lstrip("/")
         handler.parent.mkdir(parents=True, exist_ok=True)
         handler.unlink(missing_ok=True)
-        handler.symlink_to(os.path.relpath(contract.PYCM_PATH, os.path.dirname(contract.RAUC_PRE_INSTALL_PATH)))
+        handler.symlink_to(os.path.relpath(contract.PYCM_STORE_PATH, os.path.dirname(contract.RAUC_PRE_INSTALL_PATH)))
 
     def initramfs(self, busybox: Path, ktree: Path, kver: str, dest: Path, extra_modules: tuple[str, ...] = ()) -> None:
         root = self.work / "initramfs"
@@ -335,6 +335,7 @@ class DebianBuild:
         sizes["kernel"] = (root / "boot" / self.board.kernel_image).stat().st_size
         sizes["initramfs"] = (root / "boot" / contract.INITRAMFS_NAME).stat().st_size
         sizes["pycm (stripped)"] = (root / contract.PYCM_PATH.lstrip("/")).stat().st_size
+        sizes["pycm-store (stripped)"] = (root / contract.PYCM_STORE_PATH.lstrip("/")).stat().st_size
 
     def check_libraries(self, root: Path) -> None:
         """Every ELF file of the host (container bundles aside) finds each shared library it

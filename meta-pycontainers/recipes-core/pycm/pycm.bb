@@ -1,6 +1,8 @@
-SUMMARY = "pycm, the pycontainers container manager (PID 1)"
+SUMMARY = "pycm, the pycontainers container manager (PID 1), and pycm-store"
 DESCRIPTION = "Mounts the system, starts the containers of the manifest with crun, supervises \
-               them, checks their health and marks the boot good for the A/B boot counter."
+               them, checks their health and marks the boot good for the A/B boot counter. \
+               pycm-store, a child pycm runs, does the app store's work (app updates, GC, \
+               verification, factory reset) outside PID 1."
 SECTION = "base"
 LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
@@ -24,11 +26,12 @@ B = "${WORKDIR}/build"
 EXTRA_OEMAKE = "O='${B}'"
 
 do_compile() {
-    oe_runmake -C ${S} pycm pycmctl
+    oe_runmake -C ${S} all
 }
 
-# /sbin/pycm, /usr/bin/pycmctl and RAUC's pre-install handler /usr/libexec/pycontainers/rauc-pre-install
-# (a link to pycm): the paths of the contract, as runtime/Makefile installs them
+# /sbin/pycm, /sbin/pycm-store, /usr/bin/pycmctl and RAUC's pre-install handler
+# /usr/libexec/pycontainers/rauc-pre-install (a link to pycm-store): the paths of the contract, as
+# runtime/Makefile installs them
 do_install() {
     oe_runmake -C ${S} install DESTDIR=${D}
 }

@@ -11,6 +11,8 @@ PYCM_SITE = $(BR2_EXTERNAL_PYCONTAINERS_PATH)/src/pycm
 PYCM_SITE_METHOD = local
 PYCM_LICENSE = MIT
 
+# `all`: pycm, pycm-store and pycmctl; install puts them (and RAUC's pre-install handler, a link
+# to pycm-store) at the paths of the contract
 define PYCM_BUILD_CMDS
 	$(TARGET_MAKE_ENV) $(TARGET_CONFIGURE_OPTS) $(MAKE) -C $(@D) O=$(@D)/out all
 endef
