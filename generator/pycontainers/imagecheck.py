@@ -67,10 +67,10 @@ def check_image(device: Device, image: Path) -> dict[str, tuple[int, int]]:
             raise UserError(f"{image}: a qcow2 image; give the raw disk (qemu-img convert -O raw {image} disk.img)")
         parts = read_gpt(f, image)
         want = device.storage.partitions
-        names = [p[1] for p in parts]
-        if names != [p.name for p in want]:
-            raise UserError(f"{image}: partitions {', '.join(map(repr, names)) or 'none'}; the contract wants "
-                            f"{', '.join(repr(p.name) for p in want)} in this order (docs/contract.md)")
+        if [(n, name) for n, name, _, _ in parts] != [(p.number, p.name) for p in want]:
+            raise UserError(f"{image}: partitions {', '.join(f'{n}:{name!r}' for n, name, _, _ in parts) or 'none'}; "
+                            f"the contract wants {', '.join(f'{p.number}:{p.name!r}' for p in want)} "
+                            f"(docs/contract.md: the boot script reads them by number)")
         found = {name: (off, sz) for _, name, off, sz in parts}
         for p in want:
             off, sz = found[p.name]

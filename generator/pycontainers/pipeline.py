@@ -48,6 +48,7 @@ class Options:
     yocto_series: str | None = None
     buildroot_version: str | None = None
     backends: tuple[str, ...] = BACKENDS
+    image: Path | None = None  # the disk image the labgrid environment boots (default: OUTPUT/image/disk.img)
 
     def series(self, device: Device) -> str:
         return self.yocto_series or device.yocto_series
@@ -63,7 +64,7 @@ def resolve(device: Device) -> Device:
 
 def render(device: Device, tree: Tree, keys: KeyPair, options: Options) -> None:
     write_contract(device, tree, keys.cert.read_bytes(), keys.development)
-    write_labgrid(device, tree)
+    write_labgrid(device, tree, options.image)
     if "yocto" in options.backends:
         write_yocto(device, tree, options.series(device))
     if "buildroot" in options.backends:

@@ -9,6 +9,8 @@ blocks another.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..pipeline import BACKENDS, Options, generate
 from . import device_args, load
 
@@ -25,10 +27,13 @@ def setup(p):
                    help="Buildroot LTS branch (default: the device file's buildroot.version, else 2026.02)")
     p.add_argument("--backend", choices=[*BACKENDS, "all"], action="append",
                    help="render only this backend (repeatable; default: all)")
+    p.add_argument("--image", type=Path, metavar="FILE",
+                   help="the disk image the labgrid environment boots (default: OUTPUT/image/disk.img), e.g. "
+                        "a Yocto .wic or Buildroot disk.img")
 
 
 def run(args):
     device, output = load(args)
     backends = BACKENDS if not args.backend or "all" in args.backend else tuple(args.backend)
-    dest = generate(device, output, Options(args.yocto_series, args.buildroot_version, backends))
+    dest = generate(device, output, Options(args.yocto_series, args.buildroot_version, backends, args.image))
     print(f"generated {dest}")
