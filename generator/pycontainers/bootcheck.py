@@ -62,8 +62,10 @@ def boot_env_now(m: Machine) -> dict[str, str]:
 
 
 def booted_slot(timeline: Timeline) -> str:
-    m = re.search(r"boot marked good \(slot ([AB])\)", timeline.format())
-    return m.group(1) if m else "?"
+    """The slot of the last good boot of the timeline (a machine's timeline goes on across
+    reboots until it is started again)."""
+    slots = re.findall(r"boot marked good \(slot ([AB])\)", timeline.format())
+    return slots[-1] if slots else "?"
 
 
 @dataclass
