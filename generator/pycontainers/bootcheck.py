@@ -94,8 +94,10 @@ def system_update(m: Machine, device: Device, bundle: str = "update", timeout: f
         raise RuntimeError(f"rauc install failed: {out.strip()[-800:]}")
     install_s = time.monotonic() - t
     t = time.monotonic()
+    first = len(m.timeline.events)
     m.proc.sendline("umount /run/update; reboot")
-    timeline = m.wait_boot(names(device))
+    m.wait_boot(names(device))
+    timeline = Timeline(m.timeline.events[first:])  # this boot's events
     after = booted_slot(timeline)
     if after == before:
         raise RuntimeError(f"after the update the device booted slot {after} again, not the new slot")
