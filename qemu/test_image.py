@@ -176,18 +176,28 @@ def test_device_boots(device, booted, boot_timeline):
 '''
 
 
-def test_the_plugin_boots_a_given_image_from_a_product_repo(shell_build, reassembled, tmp_path):
-    """A product repository's test (the README's) run by the plugin with --device and --image."""
+UPDATE_TEST = '''\
+def test_update(system_update):
+    result = system_update()
+    assert (result.from_slot, result.to_slot) == ("A", "B")
+    assert "slot B chosen" in result.timelines[0].format() and result.install_s > 0
+'''
+
+
+def test_the_plugin_boots_a_given_image_from_a_product_repo(shell_build, reassembled, bundle, tmp_path):
+    """A product repository's tests run by the plugin with --device, --image and --bundle: the
+    README's test, and the system_update fixture."""
     device, _ = shell_build
     repo = tmp_path / "product"
     (repo / "tests").mkdir(parents=True)
     (repo / "tests" / "test_device.py").write_text(README_TEST)
+    (repo / "tests" / "test_update.py").write_text(UPDATE_TEST)
     (repo / "device.yml").write_text(Path(device.source).read_text() + "\ndebug: {console_shell: true}\n")
     plugin = [] if _entry_point_installed() else ["-p", "pycontainers.pytest_plugin"]
     r = subprocess.run([sys.executable, "-m", "pytest", *plugin, "-q", "-p", "no:cacheprovider",
-                        "--device", "device.yml", "--image", str(reassembled), "tests"],
-                       capture_output=True, text=True, cwd=repo, timeout=600)
-    assert r.returncode == 0 and "1 passed" in r.stdout, (r.stdout + r.stderr)[-3000:]
+                        "--device", "device.yml", "--image", str(reassembled), "--bundle", str(bundle), "tests"],
+                       capture_output=True, text=True, cwd=repo, timeout=900)
+    assert r.returncode == 0 and "2 passed" in r.stdout, (r.stdout + r.stderr)[-3000:]
 
 
 def _entry_point_installed() -> bool:

@@ -226,7 +226,8 @@ class AptRepo:
         if missing:
             self._setup()
             total = sum(p.size for p in missing)
-            label = f"downloading {len(missing)} packages ({total / 2**20:.1f} MiB, {self.suite}/{self.arch})"
+            label = (f"downloading {len(missing)} package{'s' if len(missing) != 1 else ''} "
+                     f"({total / 2**20:.1f} MiB, {self.suite}/{self.arch})")
             with progress.step(label, total=total, unit="B") as counter:
                 for i in range(0, len(missing), DOWNLOAD_BATCH):  # batches: a byte count that moves
                     batch = missing[i:i + DOWNLOAD_BATCH]
