@@ -134,8 +134,10 @@ def _device_path(config, device: str | None = None) -> Path:
     ini = config.getini("pycontainers_device")
     if ini:
         return (config.rootpath / ini).resolve()
-    raise pytest.UsageError("the pycontainers boot tests need a device file: --device FILE "
-                            "(or pycontainers_device in the ini file)")
+    raise pytest.UsageError("the pycontainers boot tests need a device file: --device FILE (or "
+                            f"pycontainers_device in the ini file; none was found from {config.rootpath}: "
+                            "pytest looks for it from the paths on its command line, so give an image "
+                            "elsewhere as --image=FILE, with '=')")
 
 
 @pytest.fixture(scope="session")
