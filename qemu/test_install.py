@@ -39,13 +39,14 @@ def test_the_wheel_installed_without_extras_builds_and_boots_a_device(shared, tm
     wheel = _wheel(shared)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # without PYTHONPATH: a checkout's generator/ on it (its egg-info) makes pip think it is installed
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     r = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     tool = venv / "bin" / "pycontainers"
     work = tmp_path / "product"  # no checkout anywhere near: the package's own data only
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     r = subprocess.run([str(venv / "bin" / "python"), "-c", "import pycontainers, sys; print(pycontainers.__file__)"],
                        capture_output=True, text=True, cwd=work, env=env)
     assert str(venv) in r.stdout, r.stdout  # the installed copy, not this checkout's
