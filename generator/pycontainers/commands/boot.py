@@ -51,7 +51,7 @@ def run(args):
         disk = args.image.resolve()
         check_image(device, disk)
     else:
-        disk = output / "image" / "disk.img"
+        disk = (output / "image" / "disk.img").resolve()
         if not disk.is_file():
             raise UserError(f"{disk} does not exist: run `pycontainers build {args.device} -o {output}` first, "
                             f"or give an image with --image")
@@ -61,7 +61,7 @@ def run(args):
         need_shell(device, f"--bundle: the update of {args.bundle}")
         if not args.bundle.is_file():
             raise UserError(f"{args.bundle}: no such bundle")
-    run_dir = output / "run"
+    run_dir = (output / "run").resolve()
     overlay = run_dir / "disk.qcow2"
     base = run_dir / "base"  # the image the overlay was made of
     if overlay.exists() and (overlay.stat().st_mtime < disk.stat().st_mtime or

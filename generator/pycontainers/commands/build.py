@@ -28,7 +28,7 @@ def setup(p):
 def run(args):
     device, output = load(args)
     build = build_image(device, output, signing_keys(device, output, args.release))
-    image = output / "image"
+    image = (output / "image").resolve()
     if args.json:
         print(json.dumps({
             "device": device.name, "board": device.board.name, "version": device.version,

@@ -34,7 +34,7 @@ def run(args):
     build_slot_bundle(device, output, args.version, bundle, args.release)
     if args.json:
         print(json.dumps({"device": device.name, "board": device.board.name, "version": args.version,
-                          "bundle": str(bundle), "bytes": bundle.stat().st_size,
+                          "bundle": str(bundle.resolve()), "bytes": bundle.stat().st_size,
                           "seconds": round(time.monotonic() - t, 2)}, indent=2))
         return
     print(f"bundle {bundle} ({bundle.stat().st_size / 2**20:.1f} MiB, version {args.version})")
