@@ -12,6 +12,10 @@ import os
 
 import pytest
 
+# the boot-test plugin a product repository gets from the pytest11 entry point; listed here so a
+# checkout runs its own copy (loaded once when the entry point names it too)
+pytest_plugins = ["pycontainers.pytest_plugin"]
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "skip_ok: a skip of this test is not a missing tool (CI keeps it a skip)")

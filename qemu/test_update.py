@@ -28,11 +28,11 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from pycontainers.debian.build import as_root
 from pycontainers.pipeline import build_slot_bundle as build_bundle
 from pycontainers.rauc import pack_bundle
 from pycontainers.keys import signing_keys
 from pycontainers.model import load_board
+from pycontainers.bootcheck import MOUNT_UPDATE, update_disk  # noqa: F401  (test_app_update uses them too)
 from pycontainers.qemu import Machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,25 +150,6 @@ VARIANTS = {
                                     "echo 1 > /sys/fs/cgroup/hang/cgroup.procs; echo 1 > /sys/fs/cgroup/hang/cgroup.freeze; "
                                     "echo 'hostos: manager frozen' > /dev/console; sleep 600"),
 }
-
-
-def update_disk(tmp: Path, **bundles: Path) -> Path:
-    """A small ext4 disk labelled 'update' holding the bundles as NAME.raucb (a USB stick). Its
-    files belong to root (fakeroot for an ordinary user): RAUC refuses a bundle another user owns
-    ("unsafe bundle uid 1000")."""
-    content = tmp / "update-content"
-    shutil.rmtree(content, ignore_errors=True)
-    content.mkdir(parents=True)
-    for name, bundle in bundles.items():
-        os.link(bundle, content / f"{name}.raucb")
-    disk = tmp / "update.img"
-    size = sum(b.stat().st_size for b in bundles.values()) // 2**20 + 16
-    subprocess.run(as_root(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "update", "-d", str(content), str(disk),
-                            f"{size}M"]), check=True)
-    return disk
-
-
-MOUNT_UPDATE = "mkdir -p /run/update && mount -o ro $(findfs LABEL=update) /run/update"
 
 
 def names(device) -> list[str]:

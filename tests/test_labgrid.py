@@ -38,3 +38,13 @@ def test_labgrid_loads_the_environment(board, tmp_path):
     assert Path(firmware).is_absolute()
     if q.get("watchdog"):
         assert f"-device {q['watchdog']}" in drv.extra_args
+
+
+def test_generate_image_points_the_labgrid_environment_at_that_image(tmp_path):
+    """`generate --image FILE`: the environment boots an image built elsewhere (a Yocto .wic)."""
+    device = load_device(ROOT / "conf" / "devices" / "demo.yml")
+    out = with_test_keys(tmp_path / "out")
+    wic = tmp_path / "my image: yocto.wic"  # a name YAML must quote
+    from pycontainers.pipeline import Options
+    env_file = generate(device, out, Options(image=wic)) / "labgrid" / "env.yaml"
+    assert Path(Environment(str(env_file)).config.get_image_path("disk")) == wic

@@ -49,6 +49,7 @@ class Options:
     buildroot_version: str | None = None
     backends: tuple[str, ...] = BACKENDS
     layer_source: str | None = None  # meta-pycontainers in the kas/bitbake-setup files: git, path, None: git in a checkout
+    image: Path | None = None  # the disk image the labgrid environment boots (default: OUTPUT/image/disk.img)
 
     def series(self, device: Device) -> str:
         return self.yocto_series or device.yocto_series
@@ -65,7 +66,7 @@ def resolve(device: Device) -> Device:
 def render(device: Device, tree: Tree, keys: KeyPair, options: Options, dest: Path) -> None:
     """Render the parts into `tree`, which will become `dest` (OUTPUT/generated)."""
     write_contract(device, tree, keys.cert.read_bytes(), keys.development)
-    write_labgrid(device, tree)
+    write_labgrid(device, tree, options.image)
     if "yocto" in options.backends:
         write_yocto(device, tree, options.series(device), placement(options.layer_source, dest / "yocto"))
     if "buildroot" in options.backends:

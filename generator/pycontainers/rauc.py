@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from . import progress
 from .errors import UserError
 from .model import Device
 from .revision import ENTRY_OVERHEAD, Revision
@@ -34,8 +35,9 @@ def pack_bundle(manifest: Path, image: Path, image_name: str, cert: Path, key: P
 
 def rauc_bundle(content: Path, out: Path, cert: Path, key: Path) -> None:
     """`rauc bundle` of a content directory (manifest.raucm and its files), signed with key/cert."""
-    r = subprocess.run(["rauc", "bundle", f"--cert={cert}", f"--key={key}", str(content), str(out)],
-                       capture_output=True, text=True)
+    with progress.step(f"bundle {out.name} (rauc bundle: squashfs, verity, signature)"):
+        r = subprocess.run(["rauc", "bundle", f"--cert={cert}", f"--key={key}", str(content), str(out)],
+                           capture_output=True, text=True)
     if r.returncode:
         raise UserError(f"rauc bundle failed: {(r.stderr or r.stdout).strip().splitlines()[-1]}")
 

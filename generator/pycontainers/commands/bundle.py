@@ -7,6 +7,8 @@ device's images trust). A slot that does not fit storage.rootfs is refused.
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 from ..pipeline import build_slot_bundle
@@ -22,10 +24,17 @@ def setup(p):
                    help="bundle file to write (default: OUTPUT/bundles/NAME-VERSION.raucb)")
     p.add_argument("--release", action="store_true",
                    help="a product build: refuse the development key (update.signing must be set)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
 def run(args):
     device, output = load(args)
     bundle = args.bundle or output / "bundles" / f"{device.name}-{args.version}.raucb"
+    t = time.monotonic()
     build_slot_bundle(device, output, args.version, bundle, args.release)
+    if args.json:
+        print(json.dumps({"device": device.name, "board": device.board.name, "version": args.version,
+                          "bundle": str(bundle.resolve()), "bytes": bundle.stat().st_size,
+                          "seconds": round(time.monotonic() - t, 2)}, indent=2))
+        return
     print(f"bundle {bundle} ({bundle.stat().st_size / 2**20:.1f} MiB, version {args.version})")

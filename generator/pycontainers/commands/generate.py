@@ -9,6 +9,8 @@ blocks another.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..pipeline import BACKENDS, LAYER_SOURCES, Options, generate
 from . import device_args, load
 
@@ -29,10 +31,14 @@ def setup(p):
                    help="meta-pycontainers in the kas file and bitbake-setup configuration: git = the url "
                         "of conf/yocto-pins.yml at this checkout's HEAD commit, path = this directory "
                         "(default: git in a git checkout, else path)")
+    p.add_argument("--image", type=Path, metavar="FILE",
+                   help="the disk image the labgrid environment boots (default: OUTPUT/image/disk.img), e.g. "
+                        "a Yocto .wic or Buildroot disk.img")
 
 
 def run(args):
     device, output = load(args)
     backends = BACKENDS if not args.backend or "all" in args.backend else tuple(args.backend)
-    dest = generate(device, output, Options(args.yocto_series, args.buildroot_version, backends, args.layer_source))
+    dest = generate(device, output, Options(args.yocto_series, args.buildroot_version, backends, args.layer_source,
+                                            args.image))
     print(f"generated {dest}")

@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import UserError
+from .. import progress
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 HOST_SOURCES = Path("/etc/apt")
+DOWNLOAD_BATCH = 6  # packages per apt-get download run
 
 
 @dataclass(frozen=True, order=True)
@@ -149,8 +151,9 @@ class AptRepo:
         stamp = self.root / "lists" / ".updated"
         if stamp.is_file() and time.time() - stamp.stat().st_mtime < max_age:
             return False
-        r = subprocess.run(["apt-get", *self._options(), "update", "-q"], capture_output=True, text=True,
-                           env=dict(os.environ, LC_ALL="C.UTF-8"))
+        with progress.step(f"package index {self.suite}/{self.arch} (apt-get update)"):
+            r = subprocess.run(["apt-get", *self._options(), "update", "-q"], capture_output=True, text=True,
+                               env=dict(os.environ, LC_ALL="C.UTF-8"))
         failed = re.findall(r"^E: Failed to fetch (\S+)\s+(.*)$", r.stderr, re.M)
         extra = (f"{self.suite}-security", f"{self.suite}-updates")
         if r.returncode and failed and all(any(e in url for e in extra) for url, _ in failed):
@@ -222,13 +225,20 @@ class AptRepo:
         missing = [p for p in pkgs if not (self.archives / p.filename).is_file()]
         if missing:
             self._setup()
-            r = subprocess.run(["apt-get", *self._options(), "download", "-qq",
-                                *(f"{p.name}:{p.arch}={p.version}" for p in missing)],
-                               cwd=self.archives, capture_output=True, text=True,
-                               env=dict(os.environ, LC_ALL="C.UTF-8"))
-            if r.returncode:
-                errs = [l for l in r.stderr.splitlines() if l.startswith("E:")] or [f"exit {r.returncode}"]
-                raise UserError(f"download failed ({self.suite}/{self.arch}): {errs[-1]}")
+            total = sum(p.size for p in missing)
+            label = (f"downloading {len(missing)} package{'s' if len(missing) != 1 else ''} "
+                     f"({total / 2**20:.1f} MiB, {self.suite}/{self.arch})")
+            with progress.step(label, total=total, unit="B") as counter:
+                for i in range(0, len(missing), DOWNLOAD_BATCH):  # batches: a byte count that moves
+                    batch = missing[i:i + DOWNLOAD_BATCH]
+                    r = subprocess.run(["apt-get", *self._options(), "download", "-qq",
+                                        *(f"{p.name}:{p.arch}={p.version}" for p in batch)],
+                                       cwd=self.archives, capture_output=True, text=True,
+                                       env=dict(os.environ, LC_ALL="C.UTF-8"))
+                    if r.returncode:
+                        errs = [l for l in r.stderr.splitlines() if l.startswith("E:")] or [f"exit {r.returncode}"]
+                        raise UserError(f"download failed ({self.suite}/{self.arch}): {errs[-1]}")
+                    counter.advance(sum(p.size for p in batch))
         paths = [self.archives / p.filename for p in pkgs]
         for p in paths:
             if not p.is_file():

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import contract, oci, revision
+from .. import contract, oci, progress, revision
 from ..cache import default_cache
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
@@ -281,9 +281,11 @@ class DebianBuild:
         t = time.monotonic()
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
-        for tree in self.unpacked(list(packages), exclude=exclude):
-            _copy_tree(tree, root)
-        _prune(root)
+        trees = self.unpacked(list(packages), exclude=exclude)
+        with progress.step(f"host system: unpacking {len(trees)} packages"):
+            for tree in trees:
+                _copy_tree(tree, root)
+            _prune(root)
         self.report.phase("packages", t)
         for mp in contract.MOUNT_POINTS:
             (root / mp).mkdir(exist_ok=True)
@@ -301,8 +303,9 @@ class DebianBuild:
 
         t = time.monotonic()
         ktree, kver = self.kernel()
-        self.kernel_image(ktree, root / "boot" / self.board.kernel_image)
-        self.initramfs(root / "bin" / "busybox", ktree, kver, root / "boot" / contract.INITRAMFS_NAME)
+        with progress.step(f"kernel {kver} and initramfs"):
+            self.kernel_image(ktree, root / "boot" / self.board.kernel_image)
+            self.initramfs(root / "bin" / "busybox", ktree, kver, root / "boot" / contract.INITRAMFS_NAME)
         self.report.phase("kernel+initramfs", t)
 
         placed = {
@@ -319,7 +322,8 @@ class DebianBuild:
             return
 
         t = time.monotonic()
-        self.pycm(root)
+        with progress.step(f"the manager pycm ({self.board.cross_compiler}-gcc)"):
+            self.pycm(root)
         self.report.phase("pycm", t)
 
         t = time.monotonic()
@@ -327,7 +331,8 @@ class DebianBuild:
             bundle = root / c.bundle.lstrip("/")
             bundle.mkdir(parents=True)
             shutil.copy2(self.contract / "containers" / c.name / "config.json", bundle / "config.json")
-            self.container_rootfs(c, bundle / "rootfs")
+            with progress.step(f"container {c.name}: unpacking its image ({c.image.kind})"):
+                self.container_rootfs(c, bundle / "rootfs")
             self.report.sizes[f"container {c.name}"] = tree_size(bundle)
         self.report.phase("containers", t)
 
@@ -385,10 +390,12 @@ class DebianBuild:
         _run(["mkenvimage", "-s", hex(storage.env_blob_size), "-o", str(inputs / "uboot-env.img"),
               str(self.contract / "uboot-env.txt")], "making the boot-state env (mkenvimage)")
         slot = storage.slots[0]
-        _run(as_root(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-L", "rootfs",
-              "-U", _uuid(self.device.name + self.device.version), "-E", f"root_owner=0:0,hash_seed={_uuid(self.device.name)}",
-              "-d", str(root), str(inputs / slot.image), f"{slot.size // 1024}k"]),
-             "making the slot filesystem (mke2fs)", env=env)
+        with progress.step(f"slot file system ({slot.size // 2**20} MiB ext4, mke2fs)"):
+            _run(as_root(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-L", "rootfs",
+                          "-U", _uuid(self.device.name + self.device.version),
+                          "-E", f"root_owner=0:0,hash_seed={_uuid(self.device.name)}",
+                          "-d", str(root), str(inputs / slot.image), f"{slot.size // 1024}k"]),
+                 "making the slot filesystem (mke2fs)", env=env)
 
     def disk(self, inputs: Path, dest: Path) -> None:
         tmp, rootpath = self.work / "genimage-tmp", self.work / "genimage-root"
@@ -396,9 +403,10 @@ class DebianBuild:
             shutil.rmtree(d, ignore_errors=True)
         rootpath.mkdir(parents=True)
         env = dict(os.environ, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, E2FSPROGS_FAKE_TIME=SOURCE_DATE_EPOCH)
-        _run(as_root(["genimage", "--config", str(self.contract / "genimage.cfg"), "--inputpath", str(inputs),
-              "--outputpath", str(dest), "--rootpath", str(rootpath), "--tmppath", str(tmp)]),
-             "assembling the disk (genimage)", env=env)
+        with progress.step(f"disk image ({self.device.storage.disk_size_mib} MiB, genimage)"):
+            _run(as_root(["genimage", "--config", str(self.contract / "genimage.cfg"), "--inputpath", str(inputs),
+                          "--outputpath", str(dest), "--rootpath", str(rootpath), "--tmppath", str(tmp)]),
+                 "assembling the disk (genimage)", env=env)
         for name in ("boot.vfat", "data.ext4"):  # intermediate images; disk.img holds them
             (dest / name).unlink(missing_ok=True)
 
