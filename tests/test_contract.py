@@ -167,7 +167,7 @@ def test_the_runtime_installs_at_the_contract_paths(tmp_path):
     """runtime/Makefile install (Buildroot's and Yocto's pycm recipes run it; the Debian backend
     places the same files) puts the manager, its client and RAUC's pre-install handler, a link to
     the manager, where the contract (and system.conf's [handlers]) names them."""
-    from pycontainers.contract import PYCM_PATH, PYCMCTL_PATH, RAUC_PRE_INSTALL_PATH
+    from pycontainers.contract import PYCM_NET_PATH, PYCM_PATH, PYCMCTL_PATH, RAUC_PRE_INSTALL_PATH
 
     r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={tmp_path / 'out'}",
                         f"DESTDIR={tmp_path / 'root'}", "install"], capture_output=True, text=True)
@@ -176,6 +176,10 @@ def test_the_runtime_installs_at_the_contract_paths(tmp_path):
     assert (root / PYCM_PATH.lstrip("/")).is_file() and (root / PYCMCTL_PATH.lstrip("/")).is_file()
     handler = root / RAUC_PRE_INSTALL_PATH.lstrip("/")
     assert handler.is_symlink() and handler.resolve() == (root / PYCM_PATH.lstrip("/")).resolve()
+    assert not (root / PYCM_NET_PATH.lstrip("/")).exists()  # bridge networking only where it is used
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={tmp_path / 'out'}",
+                        f"DESTDIR={tmp_path / 'root'}", "install-net"], capture_output=True, text=True)
+    assert r.returncode == 0 and (root / PYCM_NET_PATH.lstrip("/")).is_file(), r.stderr
 
 
 def test_apps_may_change_host_reaches_the_manifest(run_cli, tmp_path, pycm):

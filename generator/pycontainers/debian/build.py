@@ -225,8 +225,12 @@ class DebianBuild:
             musl_lib = stripped
         _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}",
               f"MUSL_INC={musl / 'usr' / 'include' / musl_triplet}", f"MUSL_LIB={musl_lib}",
-              f"KERNEL_INC={' '.join(kernel_inc)}", "pycm", "pycmctl"], "building pycm")
-        for binary, path in (("pycm", contract.PYCM_PATH), ("pycmctl", contract.PYCMCTL_PATH)):
+              f"KERNEL_INC={' '.join(kernel_inc)}", "pycm", "pycmctl", *(["pycm-net"] if self.device.bridged else [])],
+             "building pycm")
+        binaries = [("pycm", contract.PYCM_PATH), ("pycmctl", contract.PYCMCTL_PATH)]
+        if self.device.bridged:  # bridge networking (docs/networking.md): only where a container uses it
+            binaries.append(("pycm-net", contract.PYCM_NET_PATH))
+        for binary, path in binaries:
             dest = root / path.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(out / binary, dest)
@@ -245,7 +249,9 @@ class DebianBuild:
         for applet in contract.INITRAMFS_APPLETS:
             (root / "bin" / applet).symlink_to("busybox")
         shutil.copy2(self.contract / "initramfs" / "init", root / "init")
-        order = copy_modules(ktree, kver, [*self.board.initramfs_modules, *contract.UPDATE_MODULES, *extra_modules], root)
+        net = contract.NET_MODULES if self.device.bridged else ()
+        order = copy_modules(ktree, kver, [*self.board.initramfs_modules, *contract.UPDATE_MODULES, *net, *extra_modules],
+                             root)
         (root / "etc" / "initramfs" / "modules").write_text("".join(f"{m}\n" for m in order))
         files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "--reproducible"],
