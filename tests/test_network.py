@@ -116,3 +116,29 @@ def test_a_host_port_is_published_once(tmp_path, run_cli):
     assert "bad.yml:7: containers[1].ports[0]: host port 8080/tcp is already published by containers[0]" in err
     assert "ports[1]" not in err
     assert "bad.yml:8: containers[2].network: a host container uses the host's network already" in err
+
+
+def test_every_rendering_has_bridge_networking_only_when_used(run_cli, tmp_path):
+    """Debian: pycm-net and the modules (checked by the build); Yocto: the image installs pycm-net
+    and the machine adds the kernel fragment; Buildroot: BR2_PACKAGE_PYCM_NET and the kernel
+    symbols; none of it for a device without a bridge container."""
+    from helpers import ROOT, with_test_keys
+    from pycontainers.contract import NET_KERNEL_CONFIG
+
+    frag = (ROOT / "meta-pycontainers/recipes-kernel/linux/files/pycontainers-net.cfg").read_text()
+    assert [ln for ln in frag.splitlines() if ln and not ln.startswith("#")] == [f"{s}=y" for s in NET_KERNEL_CONFIG]
+    for network, used in (("bridge", True), ("host", False)):
+        (tmp_path / "d.yml").write_text(HEAD + f"  - {{name: a, role: app, image: {{packages: [busybox-static]}}, command: [x], "
+                                        f"network: {network}}}\n")
+        out = with_test_keys(tmp_path / network)
+        code, _, err = run_cli("generate", tmp_path / "d.yml", "-o", out, "--backend", "all")
+        assert code == 0, err
+        gen = out / "generated"
+        image = next(gen.rglob("recipes-core/images/*.bb")).read_text()
+        machine = next(gen.rglob("conf/machine/*.conf")).read_text()
+        defconfig = next(gen.rglob("configs/*_defconfig")).read_text()
+        fragment = next(gen.rglob("linux.fragment")).read_text()
+        assert ('IMAGE_INSTALL:append = " pycm-net"' in image) == used
+        assert ('PYCONTAINERS_NET = "1"' in machine) == used
+        assert ("BR2_PACKAGE_PYCM_NET=y" in defconfig) == used
+        assert all((f"{s}=y" in fragment) == used for s in ("CONFIG_VETH", "CONFIG_NFT_MASQ"))

@@ -924,6 +924,25 @@ static void test_policy(void)
 	};
 	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
 		expect_policy_refused(&pol, c, text, refused[i].replace, refused[i].with, refused[i].msg);
+	/* the network (docs/networking.md): bridge names its own namespace, host has none */
+	struct pc_container nb = *c, nh = *c;
+	nb.network = NET_BRIDGE;
+	nh.network = NET_HOST;
+	expect_policy_taken(&pol, &nb, text, "\"type\": \"network\"",
+			    "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/counter\"");
+	expect_policy_refused(&pol, &nb, text, "\"type\": \"network\"",
+			      "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/other\"",
+			      "linux.namespaces[1].path: is not /run/pycontainers/netns/counter (network = bridge)");
+	expect_policy_refused(&pol, &nb, text, "\"type\": \"network\"", "\"type\": \"network\"",
+			      "linux.namespaces[1]: has no path /run/pycontainers/netns/counter (network = bridge)");
+	expect_policy_refused(&pol, c, text, "\"type\": \"network\"",
+			      "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/counter\"",
+			      "linux.namespaces[1].path: not allowed in an app container");
+	expect_policy_taken(&pol, &nh, text, "{\n        \"type\": \"network\"\n      },\n", "");
+	expect_policy_refused(&pol, &nh, text, "\"type\": \"network\"", "\"type\": \"network\"",
+			      "linux.namespaces[1]: a network namespace (network = host)");
+	expect_policy_refused(&pol, c, text, "{\n        \"type\": \"network\"\n      },\n", "",
+			      "no network namespace");
 	/* the user: root here; with a user, /run belongs to it */
 	struct pc_container u = *c;
 	u.uid = 1000;

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from ..contract import (DBUS_CONF_PATH, FILES, INITRAMFS_APPLETS, MOUNT_POINTS, SLOT_PATHS,
+from ..contract import (NET_KERNEL_CONFIG, DBUS_CONF_PATH, FILES, INITRAMFS_APPLETS, MOUNT_POINTS, SLOT_PATHS,
                         WRITTEN_FILES, container_mount_points)
 from .. import oci
 from ..errors import UserError
@@ -154,6 +154,7 @@ class BrDevice:
     keyring: str  # the keyring's path in the slot (the default signing certificate)
     external_name: str = EXTERNAL_NAME
     pycm_version: str = ""
+    net_config: tuple[str, ...] = ()  # kernel symbols of bridge networking, where a container uses it
 
 
 def _q(s: str) -> str:
@@ -236,7 +237,9 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
                     ("BR2_PACKAGE_RAUC", y),
                     ("BR2_PACKAGE_RAUC_DBUS", y),
                     ("BR2_PACKAGE_SQUASHFS", y),
-                    ("BR2_PACKAGE_PYCM", y))),
+                    ("BR2_PACKAGE_PYCM", y),
+                    # bridge networking (docs/networking.md): only where a container uses it
+                    *((("BR2_PACKAGE_PYCM_NET", y),) if device.bridged else ()))),
         Block(f"Slot image: ext4 without journal, {device.storage.slots[0].size_mib} MiB (storage.rootfs)",
               lines(("BR2_TARGET_ROOTFS_EXT2", y),
                     ("BR2_TARGET_ROOTFS_EXT2_4", y),
@@ -273,7 +276,8 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
         initramfs_applets=INITRAMFS_APPLETS, kernel_image=board.kernel_image,
         initramfs=SLOT_PATHS["initramfs"], needs_python=needs_python,
         bundle=f"{device.name}-{device.version}.raucb", keyring=SLOT_PATHS["rauc_keyring"],
-        watchdog_config=versions.watchdog_drivers.get(board.watchdog_module or ""), pycm_version=__version__)
+        watchdog_config=versions.watchdog_drivers.get(board.watchdog_module or ""), pycm_version=__version__,
+        net_config=NET_KERNEL_CONFIG if device.bridged else ())
 
 
 def write_buildroot(device: Device, tree: Tree, version: str) -> None:

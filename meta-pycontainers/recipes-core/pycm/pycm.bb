@@ -24,14 +24,19 @@ B = "${WORKDIR}/build"
 EXTRA_OEMAKE = "O='${B}'"
 
 do_compile() {
-    oe_runmake -C ${S} pycm pycmctl
+    oe_runmake -C ${S} pycm pycmctl pycm-net
 }
 
 # /sbin/pycm, /usr/bin/pycmctl and RAUC's pre-install handler /usr/libexec/pycontainers/rauc-pre-install
 # (a link to pycm): the paths of the contract, as runtime/Makefile installs them
 do_install() {
-    oe_runmake -C ${S} install DESTDIR=${D}
+    oe_runmake -C ${S} install install-net DESTDIR=${D}
 }
+
+# /usr/sbin/pycm-net, bridge networking of app containers (docs/networking.md): a package of its
+# own, which the image of a device installs only when a container has network: bridge
+PACKAGES =+ "${PN}-net"
+FILES:${PN}-net += "${sbindir}/pycm-net"
 
 # PID 1 reads /etc/pycontainers/manifest and runs crun; fw_setenv marks the boot good
 RDEPENDS:${PN} = "crun libubootenv-bin"
