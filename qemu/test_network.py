@@ -127,10 +127,10 @@ def test_fifty_restarts_leak_nothing(booted):
     rc, text = m.run("pycmctl status | awk '$1 == \"web\" {print \"restarts=\" $4}'")
     base = int(re.search(r"restarts=(\d+)", text).group(1))
     t = time.monotonic()
-    script = (f"i=1; while [ $i -le 50 ]; do pycmctl restart web >/dev/null || exit 1; "
+    script = (f"(i=1; while [ $i -le 50 ]; do pycmctl restart web >/dev/null || exit 1; "
               f"n=0; until pycmctl status | awk '$1 == \"web\" && $2 == \"healthy\" && $4 == '$(({base} + i))' "
               f"{{ok=1}} END {{exit !ok}}'; do n=$((n + 1)); [ $n -le 300 ] || exit 2; sleep 0.2; done; "
-              f"i=$((i + 1)); done")
+              f"i=$((i + 1)); done)")
     rc, text = m.run(script, 900)
     assert rc == 0, text
     FIGURES["restart_s"] = round((time.monotonic() - t) / 50, 2)

@@ -142,3 +142,52 @@ def test_every_rendering_has_bridge_networking_only_when_used(run_cli, tmp_path)
         assert ('PYCONTAINERS_NET = "1"' in machine) == used
         assert ("BR2_PACKAGE_PYCM_NET=y" in defconfig) == used
         assert all((f"{s}=y" in fragment) == used for s in ("CONFIG_VETH", "CONFIG_NFT_MASQ"))
+
+
+def test_import_compose_maps_ports_network_mode_and_networks(run_cli, tmp_path):
+    import yaml
+
+    (tmp_path / "c.yml").write_text(textwrap.dedent("""\
+        services:
+          web:
+            x-pycontainers-image: {packages: [busybox-static]}
+            command: [httpd]
+            ports: ["8080:80", "5353:53/udp", {target: 443, published: 8443, protocol: tcp}]
+          db:
+            x-pycontainers-image: {packages: [busybox-static]}
+            command: [db]
+            networks: [back]
+          mon:
+            x-pycontainers-image: {packages: [busybox-static]}
+            command: [mon]
+            network_mode: host
+          calc:
+            x-pycontainers-image: {packages: [busybox-static]}
+            command: [calc]
+        networks:
+          back: {driver: bridge}
+        """))
+    code, out, err = run_cli("import-compose", tmp_path / "c.yml")
+    assert code == 0, err
+    conts = {c["name"]: c for c in yaml.safe_load("\n".join(out.splitlines()[1:]))["containers"]}
+    assert conts["web"]["network"] == "bridge" and conts["web"]["ports"] == ["8080:80/tcp", "5353:53/udp", "8443:443/tcp"]
+    assert conts["db"]["network"] == "bridge" and conts["db"]["networks"] == ["back"] and "ports" not in conts["db"]
+    assert conts["mon"]["network"] == "host"
+    assert "network" not in conts["calc"]
+    (tmp_path / "c.yml").write_text(textwrap.dedent("""\
+        services:
+          web:
+            x-pycontainers-image: {packages: [busybox-static]}
+            command: [httpd]
+            network_mode: "service:db"
+          db:
+            x-pycontainers-image: {packages: [busybox-static]}
+            command: [db]
+            network_mode: host
+            ports: ["80:80"]
+        """))
+    code, out, err = run_cli("import-compose", tmp_path / "c.yml")
+    assert code == 2 and err.splitlines()[:2] == [
+        f"{tmp_path}/c.yml:5: services.web.network_mode: 'service:db' is not supported: one of none, host, bridge "
+        "(a container cannot join another's network namespace)",
+        f"{tmp_path}/c.yml:10: services.db.ports: network_mode: host has no published ports or networks"]
