@@ -341,6 +341,8 @@ class DebianBuild:
         sizes["kernel"] = (root / "boot" / self.board.kernel_image).stat().st_size
         sizes["initramfs"] = (root / "boot" / contract.INITRAMFS_NAME).stat().st_size
         sizes["pycm (stripped)"] = (root / contract.PYCM_PATH.lstrip("/")).stat().st_size
+        if self.device.bridged:
+            sizes["pycm-net (stripped)"] = (root / contract.PYCM_NET_PATH.lstrip("/")).stat().st_size
 
     def check_libraries(self, root: Path) -> None:
         """Every ELF file of the host (container bundles aside) finds each shared library it
