@@ -113,16 +113,25 @@ static void status(const struct pc_sup *s, struct reply *r, bool json)
 		    s->slot ? s->slot : '-', boot, s->revision, s->upd.phase ? ", update " : "",
 		    s->upd.phase ? phases[phase] : "", dev_key ? ", trusts a DEVELOPMENT signing key" : "", "NAME",
 		    "STATE", "PID", "RESTARTS");
+	static const char *nets[] = {"none", "host", "bridge"};
 	for (int i = 0; i < s->m->ncontainers; i++) {
 		const struct pc_ctr *c = &s->c[i];
+		/* network = bridge: its address (net_args: BRIDGE ADDRESS/PREFIX GATEWAY) and ports */
+		char addr[PC_NET_ARGS_MAX] = "";
+		const char *a = strchr(c->cfg->net_args, ' ');
+		if (a)
+			snprintf(addr, sizeof addr, "%.*s", (int)strcspn(a + 1, " "), a + 1);
 		if (json)
 			put(r, "%s{\"name\":\"%s\",\"role\":\"%s\",\"state\":\"%s\",\"pid\":%d,\"restarts\":%d,\"required\":%s,"
-			    "\"error\":\"%s\"}",
+			    "\"error\":\"%s\",\"network\":\"%s\",\"address\":\"%s\",\"ports\":\"%s\"}",
 			    i ? "," : "", c->cfg->name, c->cfg->role == ROLE_HOST ? "host" : "app", state_name(c->state),
-			    (int)c->run_pid, c->total_restarts, c->cfg->required ? "true" : "false", c->error);
+			    (int)c->run_pid, c->total_restarts, c->cfg->required ? "true" : "false", c->error,
+			    c->cfg->service ? "host" : nets[c->cfg->network], addr, c->cfg->ports);
 		else
-			put(r, "%-20s %-8s %7d %8d%s%s\n", c->cfg->name, state_name(c->state), (int)c->run_pid,
-			    c->total_restarts, *c->error ? "  " : "", c->error);
+			put(r, "%-20s %-8s %7d %8d%s%s%s%s%s%s%s\n", c->cfg->name, state_name(c->state), (int)c->run_pid,
+			    c->total_restarts, *addr ? "  address " : "", addr, *c->cfg->ports ? " ports " : "",
+			    c->cfg->ports, c->cfg->network == NET_HOST ? "  network host" : "", *c->error ? "  " : "",
+			    c->error);
 	}
 	if (json)
 		put(r, "]}\n");

@@ -32,10 +32,11 @@ static const struct key container_keys[] = {
 	{"depends-on", false},	   {"volumes", false},	      {"health", true},		  {"health-interval", true},
 	{"health-timeout", true}, {"health-retries", true}, {"backoff", true},	  {"crash-loop", true},
 	{"exec", false},	   {"console", false},	      {"runtime-dir", false},	  {"user", false},
-	{"devices", false},
+	{"devices", false},	   {"network", false},	      {"ports", false},
 };
 /* Bits of container_keys only a container has, and only a service has. */
-#define CONTAINER_ONLY ((1u << 0) | (1u << 1) | (1u << 5) | (1u << 15) | (1u << 16)) /* role, bundle, volumes, user, devices */
+/* role, bundle, volumes, user, devices, network, ports */
+#define CONTAINER_ONLY ((1u << 0) | (1u << 1) | (1u << 5) | (1u << 15) | (1u << 16) | (1u << 17) | (1u << 18))
 #define SERVICE_ONLY ((1u << 12) | (1u << 13) | (1u << 14)) /* exec, console, runtime-dir */
 
 #define NKEYS(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -114,6 +115,32 @@ static bool valid_device(const char *p)
 		if (!isalnum((unsigned char)*p) && !strchr("._+@:/-", *p))
 			return false;
 	return true;
+}
+
+/* Only these characters and exactly `fields` space-separated words: what pycm passes to pycm-net
+ * (which checks each word itself). */
+static bool valid_words(const char *v, const char *chars, int fields)
+{
+	int n = 0;
+	for (const char *p = v; *p; p++) {
+		if (*p == ' ' && (p == v || p[1] == ' ' || !p[1]))
+			return false;
+		if (*p != ' ' && !strchr(chars, *p))
+			return false;
+		n += *p == ' ';
+	}
+	return *v && (fields < 0 || n + 1 == fields);
+}
+
+/* HOST:CONTAINER[/tcp|/udp], each port 1 to 65535 */
+static bool valid_port(const char *p)
+{
+	char *end;
+	unsigned long h = strtoul(p, &end, 10), c;
+	if (end == p || *end != ':' || !isdigit((unsigned char)end[1]))
+		return false;
+	c = strtoul(end + 1, &end, 10);
+	return h && c && h < 65536 && c < 65536 && (!*end || !strcmp(end, "/tcp") || !strcmp(end, "/udp"));
 }
 
 /* A user or group id: digits only, at most 4294967294 ((uid_t)-1 means "unchanged"). */
@@ -256,6 +283,28 @@ static int set_container(struct pc_manifest *m, struct pc_container *c, int line
 			if (!valid_device(tok) || ++n > PC_MAX_DEVICES)
 				FAIL("manifest:%d: devices: '%s' is not a path under /dev/ of letters, digits and ._+@:/- "
 				     "(at most %d devices)", line, tok, PC_MAX_DEVICES);
+	} else if (!strcmp(k, "network")) {
+		if (!strcmp(v, "none")) {
+			c->network = NET_NONE;
+		} else if (!strcmp(v, "host")) {
+			c->network = NET_HOST;
+		} else if (!strncmp(v, "bridge pcbr", 11) && valid_words(v + 7, "abcdefghijklmnopqrstuvwxyz0123456789./", 3) &&
+			   !copy_str(c->net_args, sizeof c->net_args, v + 7)) {
+			c->network = NET_BRIDGE;
+		} else {
+			FAIL("manifest:%d: network: '%s' is not one of none, host, bridge BRIDGE ADDRESS/PREFIX GATEWAY", line, v);
+		}
+	} else if (!strcmp(k, "ports")) {
+		char list[PC_PORTS_MAX];
+		if (c->network != NET_BRIDGE)
+			FAIL("manifest:%d: ports: given without network = bridge", line);
+		if (copy_str(c->ports, sizeof c->ports, v))
+			FAIL("manifest:%d: ports: longer than %d bytes", line, PC_PORTS_MAX - 1);
+		strcpy(list, v);
+		int n = 0;
+		for (char *save = NULL, *tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			if (!valid_port(tok) || ++n > 32)
+				FAIL("manifest:%d: ports: '%s' is not HOST:CONTAINER[/tcp|/udp] (at most 32 ports)", line, tok);
 	} else if (!strcmp(k, "health")) {
 		if (!strcmp(v, "none")) {
 			c->health = HEALTH_NONE;
@@ -317,7 +366,8 @@ bool pc_container_same(const struct pc_manifest *ma, const struct pc_container *
 	    a->health_timeout != b->health_timeout || a->health_retries != b->health_retries ||
 	    a->backoff_initial != b->backoff_initial || a->backoff_max != b->backoff_max ||
 	    a->crash_restarts != b->crash_restarts || a->crash_window != b->crash_window || a->ndeps != b->ndeps ||
-	    a->nvolumes != b->nvolumes || a->service != b->service)
+	    a->nvolumes != b->nvolumes || a->service != b->service || a->network != b->network ||
+	    strcmp(a->net_args, b->net_args) || strcmp(a->ports, b->ports))
 		return false;
 	for (int i = 0; i < a->ndeps; i++)
 		if (strcmp(ma->c[a->deps[i]].name, mb->c[b->deps[i]].name))

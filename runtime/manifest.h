@@ -18,6 +18,9 @@ enum pc_role { ROLE_HOST, ROLE_APP };
 enum pc_restart { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum pc_health { HEALTH_NONE, HEALTH_READY_FILE, HEALTH_EXEC };
 enum pc_mark_good { MARK_UBOOT_ENV, MARK_RAUC };
+enum pc_network { NET_NONE, NET_HOST, NET_BRIDGE };
+#define PC_NET_ARGS_MAX 64 /* "pcbrN A.B.C.D/P A.B.C.D" */
+#define PC_PORTS_MAX 512   /* bytes of a container's `ports` list (at most 32 of HOST:CONTAINER/PROTO) */
 
 struct pc_container {
 	char name[PC_NAME_MAX + 1];
@@ -40,6 +43,9 @@ struct pc_container {
 	char runtime_dir[PC_PATH_MAX]; /* service: a directory made before it starts (optional) */
 	unsigned uid, gid;              /* container: user of its command (its volumes are given to it) */
 	char devices[PC_DEVICES_MAX];   /* container: declared host device paths, space-separated */
+	enum pc_network network;        /* container: its network (docs/networking.md) */
+	char net_args[PC_NET_ARGS_MAX]; /* bridge: BRIDGE ADDRESS/PREFIX GATEWAY, pycm-net up's arguments */
+	char ports[PC_PORTS_MAX];       /* bridge: published ports, space-separated */
 	unsigned seen; /* bit per key, to find missing and duplicate keys */
 };
 

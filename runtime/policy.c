@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "policy.h"
 #include "devices.h"
+#include "net.h"
 #include "store.h"
 
 #include <ctype.h>
@@ -216,7 +217,27 @@ static int r_cpu(struct ctx *x, const struct pc_json *cfg, const struct pc_json 
 	return 0;
 }
 
-/* linux.namespaces: each of the policy's, in any order, none with more than the policy's (a path) */
+/* the network namespace of a network = bridge container: exactly {"type": "network", "path":
+ * PC_NETNS_DIR/NAME}, the one pycm-net makes for it (docs/networking.md) */
+static int bridge_netns(struct ctx *x, const struct pc_json *item)
+{
+	char want[PC_PATH_MAX];
+	snprintf(want, sizeof want, PC_NETNS_DIR "/%s", x->c->name);
+	const struct pc_json *path = pc_json_get(item, "path");
+	if (!path)
+		return bad(x, "has no path %s (network = bridge)", want);
+	size_t keys = 0;
+	for (const struct pc_json *k = item->child; k; k = k->next)
+		keys++;
+	size_t mark = push_key(x, "path");
+	if (path->type != PC_JSON_STRING || strcmp(path->str, want))
+		return bad(x, "is not %s (network = bridge)", want);
+	pop(x, mark);
+	return keys == 2 ? 0 : bad(x, "has keys besides type and path");
+}
+
+/* linux.namespaces: each of the policy's, in any order, none with more than the policy's (a path);
+ * the network namespace as the container's network says: none for host, its own for bridge */
 static int r_namespaces(struct ctx *x, const struct pc_json *cfg, const struct pc_json *ref)
 {
 	if (cfg->type != PC_JSON_ARRAY)
@@ -234,12 +255,17 @@ static int r_namespaces(struct ctx *x, const struct pc_json *cfg, const struct p
 		for (const struct pc_json *prev = cfg->child; prev != item; prev = prev->next)
 			if (pc_json_equal(type, pc_json_get(prev, "type")))
 				return bad(x, "a second %s namespace", type->str);
-		if (walk(x, item, want) < 0)
+		bool network = !strcmp(type->str, "network");
+		if (network && x->c->network == NET_HOST)
+			return bad(x, "a network namespace (network = host)");
+		if (network && x->c->network == NET_BRIDGE ? bridge_netns(x, item) < 0 : walk(x, item, want) < 0)
 			return -1;
 		pop(x, mark);
 	}
 	for (const struct pc_json *r = ref->child; r; r = r->next) {
 		const struct pc_json *type = pc_json_get(r, "type");
+		if (x->c->network == NET_HOST && type && type->type == PC_JSON_STRING && !strcmp(type->str, "network"))
+			continue;
 		bool found = false;
 		for (const struct pc_json *item = cfg->child; item && !found; item = item->next)
 			found = pc_json_equal(type, pc_json_get(item, "type"));

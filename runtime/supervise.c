@@ -4,6 +4,7 @@
 #include "control.h"
 #include "devices.h"
 #include "log.h"
+#include "netrun.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -306,6 +307,11 @@ static void start(struct pc_sup *s, struct pc_ctr *c)
 			dprintf(STDERR_FILENO, "%s\n", err.msg);
 			_exit(127);
 		}
+		/* network = bridge: its namespace, veth, address and ports, which its config.json names */
+		if (c->cfg->network == NET_BRIDGE && pc_net_up(c->cfg) != 0) {
+			dprintf(STDERR_FILENO, "container %s: its network could not be set up\n", c->cfg->name);
+			_exit(127);
+		}
 		/* detached: crun exits once the container runs, and its init, reparented to us (PID 1 or
 		 * a child subreaper), is what we wait for; no crun process stays resident per container */
 		if (*config)
@@ -467,6 +473,8 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	LOG("%s %s: exited (status %d)", KIND(c), c->cfg->name, code);
 	if (!c->cfg->service)
 		crun(s, "delete", "-f", c->cfg->name, NULL);
+	if (!c->cfg->service && c->cfg->network == NET_BRIDGE && pc_net_down(c->cfg) != 0)
+		LOG("container %s: its network was not removed entirely", c->cfg->name);
 	if (s->action != ACTION_NONE || c->user_stopped) {
 		c->state = ST_EXITED;
 		return;

@@ -169,7 +169,7 @@ def test_the_runtime_installs_at_the_contract_paths(tmp_path):
     places the same files) puts the manager, pycm-store next to it, the client and RAUC's
     pre-install handler, a link to pycm-store, where the contract (and system.conf's [handlers])
     names them, and nothing else."""
-    from pycontainers.contract import MANAGER_PROGRAMS, PYCM_STORE_PATH, RAUC_PRE_INSTALL_PATH
+    from pycontainers.contract import MANAGER_PROGRAMS, PYCM_NET_PATH, PYCM_STORE_PATH, RAUC_PRE_INSTALL_PATH
 
     r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={tmp_path / 'out'}",
                         f"DESTDIR={tmp_path / 'root'}", "install"], capture_output=True, text=True)
@@ -181,6 +181,10 @@ def test_the_runtime_installs_at_the_contract_paths(tmp_path):
         assert (root / path.lstrip("/")).is_file() and os.access(root / path.lstrip("/"), os.X_OK), path
     handler = root / RAUC_PRE_INSTALL_PATH.lstrip("/")
     assert handler.is_symlink() and handler.resolve() == (root / PYCM_STORE_PATH.lstrip("/")).resolve()
+    assert not (root / PYCM_NET_PATH.lstrip("/")).exists()  # bridge networking only where it is used
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"O={tmp_path / 'out'}",
+                        f"DESTDIR={tmp_path / 'root'}", "install-net"], capture_output=True, text=True)
+    assert r.returncode == 0 and (root / PYCM_NET_PATH.lstrip("/")).is_file(), r.stderr
 
 
 def test_apps_may_change_host_reaches_the_manifest(run_cli, tmp_path, pycm):

@@ -295,22 +295,21 @@ def test_import_compose_maps_the_supported_keys(compose, run_cli, tmp_path):
 
 
 def test_import_compose_reports_every_unsupported_key(compose, run_cli, tmp_path):
-    compose.write_text(COMPOSE.replace("  web:\n", "  web:\n    ports: ['80:80']\n    build: .\n    user: nobody\n")
-                       .replace("  db:\n", "  db:\n    networks: [back]\n    image: postgres:16\n")
+    compose.write_text(COMPOSE.replace("  web:\n", "  web:\n    ports: ['127.0.0.1:80:80']\n    build: .\n    user: nobody\n")
+                       .replace("  db:\n", "  db:\n    networks: [back, front]\n    image: postgres:16\n")
                        .replace("volumes: [\"dbdata:/data\"]", "volumes: [\"./data:/data\", \"anon\"]")
                        .replace("restart: on-failure", "restart: on-failure:3")
                        .replace("{condition: service_healthy}", "{condition: service_completed_successfully}")
-                       .replace("\nvolumes:\n", "\nnetworks:\n  back:\nvolumes:\n  dbdata2: {driver: local}\n"))
+                       .replace("\nvolumes:\n", "\nnetworks:\n  back: {driver: overlay}\nvolumes:\n  dbdata2: {driver: local}\n"))
     code, out, err = run_cli("import-compose", "compose.yml")
     assert code == 2 and out == "" and "Traceback" not in err
     assert err.splitlines() == [
-        "compose.yml:3: services.web.ports: not supported: app containers have their own network namespace with "
-        "loopback only; nothing is published (remove it, or drop it knowingly with --ignore ports)",
+        "compose.yml:3: services.web.ports[0]: '127.0.0.1:80:80' is not supported: give HOST:CONTAINER[/tcp|/udp] "
+        "(published on every address of the device; no host address, range or random host port)",
         "compose.yml:4: services.web.build: not supported: images are not built here: build and save the image, "
         "then name the file with x-pycontainers-image (remove it, or drop it knowingly with --ignore build)",
         "compose.yml:5: services.web.user: user 'nobody' is not in the image's /etc/passwd: give UID[:GID]",
-        "compose.yml:20: services.db.networks: not supported: app containers have their own network namespace "
-        "with loopback only (remove it, or drop it knowingly with --ignore networks)",
+        "compose.yml:20: services.db.networks: a container joins one network on the device (back, front given)",
         "compose.yml:27: services.db.volumes[0]: './data': bind mounts are not supported: the device has no host "
         "directories to share; use a named volume (a directory /data/volumes/NAME on the device)",
         "compose.yml:27: services.db.volumes[1]: 'anon' is an anonymous volume: give it a name (NAME:anon)",
@@ -318,8 +317,8 @@ def test_import_compose_reports_every_unsupported_key(compose, run_cli, tmp_path
         "a dependency must be healthy before the container starts (service_started, service_healthy)",
         "compose.yml:34: services.job.restart: 'on-failure:3': a retry count is not supported; use on-failure "
         "(crash_loop in the device file stops restarting a container that keeps failing)",
-        "compose.yml:35: networks: not supported: app containers have their own network namespace with loopback "
-        "only (remove it, or drop it knowingly with --ignore networks)",
+        "compose.yml:36: networks.back.driver: not supported: a network is a bridge of its own on the device "
+        "(remove it, or drop it knowingly with --ignore driver)",
         "compose.yml:38: volumes.dbdata2.driver: not supported: a volume is a directory /data/volumes/NAME on the "
         "device (remove it, or drop it knowingly with --ignore driver)",
         "10 problems found; nothing was written"]
@@ -330,14 +329,14 @@ def test_import_compose_registry_images_and_ignore(run_cli, tmp_path):
         services:
           web:
             image: nginx:1.25
-            ports: ["80:80"]
+            expose: ["80"]
         """))
     code, out, err = run_cli("import-compose", "c.yml")
     assert code == 2 and err.splitlines()[:2] == [
         "c.yml:2: services.web: no command: give command (a registry image is read only at build time, so its "
         "Entrypoint and Cmd are not known here; or save it and name the file with x-pycontainers-image)",
-        "c.yml:4: services.web.ports: not supported: app containers have their own network namespace with "
-        "loopback only; nothing is published (remove it, or drop it knowingly with --ignore ports)"]
+        "c.yml:4: services.web.expose: not supported: ports are reachable on the container's bridge address "
+        "without it; publish them with ports (remove it, or drop it knowingly with --ignore expose)"]
     # with a command, image: REF becomes a registry reference copied at build time
     (tmp_path / "r.yml").write_text("services:\n  web:\n    image: nginx:1.25\n    command: [nginx]\n")
     code, out, err = run_cli("import-compose", "r.yml")
@@ -345,14 +344,14 @@ def test_import_compose_registry_images_and_ignore(run_cli, tmp_path):
     assert "image: {registry: 'docker://nginx:1.25'}" in out and "command: [nginx]" in out
     make_docker_archive(tmp_path / "nginx.tar", [LOWER], image_config(Cmd=["nginx"], User="nginx"))
     (tmp_path / "c.yml").write_text((tmp_path / "c.yml").read_text() + "    x-pycontainers-image: {docker-archive: nginx.tar}\n")
-    code, out, err = run_cli("import-compose", "c.yml", "--ignore", "ports")
+    code, out, err = run_cli("import-compose", "c.yml", "--ignore", "expose")
     assert code == 2 and err.splitlines()[0] == (
         "c.yml:5: services.web.x-pycontainers-image: user 'nginx' is not in the image's /etc/passwd: give UID[:GID]")
     passwd = layer([("etc/passwd", "file", b"root:x:0:0::/root:/bin/sh\nnginx:x:101:102::/:/bin/false\n", 0o644)])
     make_docker_archive(tmp_path / "nginx.tar", [LOWER, passwd], image_config(Cmd=["nginx"], User="nginx"))
-    code, out, err = run_cli("import-compose", "c.yml", "--ignore", "ports")
+    code, out, err = run_cli("import-compose", "c.yml", "--ignore", "expose")
     assert code == 0
-    assert err.splitlines() == ["c.yml:4: services.web.ports: ignored (--ignore ports)"]
+    assert err.splitlines() == ["c.yml:4: services.web.expose: ignored (--ignore expose)"]
     assert "command: [nginx]" in out and "restart: never" in out and "user: '101:102'" in out or "user: 101:102" in out
 
 

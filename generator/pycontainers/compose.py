@@ -30,7 +30,7 @@ from .model import IMAGE_FILES, schema
 
 IMAGE_KEY = "x-pycontainers-image"
 SUPPORTED = ("image", IMAGE_KEY, "command", "entrypoint", "environment", "working_dir", "volumes",
-             "depends_on", "restart", "user")
+             "depends_on", "restart", "user", "ports", "networks", "network_mode")
 TOP_IGNORED = ("version", "name")  # obsolete, and the project name: nothing of a device
 RESTART = {"no": "never", "always": "always", "on-failure": "on-failure",
            # pycm starts every container at boot and `pycmctl stop` lasts until the next one:
@@ -42,10 +42,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME_RULE = "lower-case letters, digits and '-', at most 32 characters"
 # why a key has no counterpart, for the most common ones
 HINTS = {
-    "ports": "app containers have their own network namespace with loopback only; nothing is published",
-    "expose": "app containers have their own network namespace with loopback only; nothing is published",
-    "networks": "app containers have their own network namespace with loopback only",
-    "network_mode": "app containers have their own network namespace; role: host shares the host's",
+    "expose": "ports are reachable on the container's bridge address without it; publish them with ports",
     "build": "images are not built here: build and save the image, then name the file with " + IMAGE_KEY,
     "healthcheck": "give health: (ready_file or exec) in the device file",
     "deploy": "give limits: (memory, cpu, pids) in the device file",
@@ -86,8 +83,13 @@ def import_compose(path: Path, services: list[str] | None = None, ignore: tuple[
                           f"--ignore {key})")
 
     for key in data:
-        if key not in ("services", "volumes", *TOP_IGNORED) and not key.startswith("x-"):
+        if key not in ("services", "volumes", "networks", *TOP_IGNORED) and not key.startswith("x-"):
             unsupported([key], HINTS.get(key, ""))
+    top_networks = data.get("networks") or {}
+    for nname, spec in (top_networks.items() if isinstance(top_networks, dict) else ()):
+        for key in (spec or {}):
+            if not (key == "driver" and spec[key] == "bridge"):
+                unsupported(["networks", nname, key], "a network is a bridge of its own on the device")
     all_services = data.get("services")
     if not isinstance(all_services, dict) or not all_services:
         problem(["services"], "a mapping of at least one service is needed")
@@ -242,6 +244,8 @@ def _service(name, svc, where, chosen, base, device_dir, problem, unsupported, i
     user = svc.get("user", config.get("User") or "")
     uid_gid = _user(str(user), image_source, where + (["user"] if "user" in svc else [IMAGE_KEY]), problem)
 
+    network = _network(svc, where, problem)
+
     out: dict = {"name": name, "role": "app", "image": image, "command": argv}
     if uid_gid and uid_gid != "0:0":
         out["user"] = uid_gid
@@ -254,6 +258,61 @@ def _service(name, svc, where, chosen, base, device_dir, problem, unsupported, i
     out["restart"] = RESTART.get(restart, "never")
     if depends:
         out["depends_on"] = depends
+    out.update(network)
+    return out
+
+
+PORT = re.compile(r"^([0-9]{1,5}):([0-9]{1,5})(/(tcp|udp))?$")
+NETWORK_MODES = ("none", "host", "bridge")
+
+
+def _network(svc: dict, where: list, problem) -> dict:
+    """network, ports and networks of a device file's container for a service's network_mode,
+    ports and networks. A service with none of them gets no network (not Compose's default
+    network: an app that needs one says so)."""
+    mode = svc.get("network_mode")
+    ports, networks = svc.get("ports"), svc.get("networks")
+    if mode is not None and mode not in NETWORK_MODES:
+        problem(where + ["network_mode"], f"{mode!r} is not supported: one of {', '.join(NETWORK_MODES)} "
+                                          "(a container cannot join another's network namespace)")
+        return {}
+    if mode in ("none", "host") and (ports or networks):
+        problem(where + ["ports" if ports else "networks"], f"network_mode: {mode} has no published ports "
+                                                          "or networks")
+        return {}
+    out: dict = {}
+    if mode in ("none", "host"):
+        return {"network": mode} if mode == "host" else {}
+    published = []
+    for i, p in enumerate(ports if isinstance(ports, list) else [] if ports is None else [ports]):
+        keys = where + ["ports", i]
+        if isinstance(p, dict):
+            target, pub, proto = p.get("target"), p.get("published"), p.get("protocol", "tcp")
+            extra = [k for k in p if k not in ("target", "published", "protocol", "mode")]
+            spec = f"{pub}:{target}/{proto}"
+            if extra or p.get("mode", "ingress") not in ("ingress", "host"):
+                problem(keys, f"only target, published and protocol are supported (found {', '.join(extra or ['mode'])})")
+                continue
+        else:
+            spec = str(p)
+        m = PORT.match(spec)
+        if not m:
+            problem(keys, f"{p!r} is not supported: give HOST:CONTAINER[/tcp|/udp] (published on every address "
+                          "of the device; no host address, range or random host port)")
+            continue
+        published.append(f"{m.group(1)}:{m.group(2)}/{m.group(4) or 'tcp'}")
+    names = list(networks) if isinstance(networks, (list, dict)) else []
+    if networks is not None and not isinstance(networks, (list, dict)):
+        problem(where + ["networks"], "expected a list or a mapping of networks")
+    elif len(names) > 1:
+        problem(where + ["networks"], f"a container joins one network on the device ({', '.join(map(str, names))} "
+                                      "given)")
+    if mode == "bridge" or published or names:
+        out["network"] = "bridge"
+        if published:
+            out["ports"] = published
+        if len(names) == 1 and names[0] != "default":
+            out["networks"] = [str(names[0])]
     return out
 
 

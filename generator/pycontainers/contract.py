@@ -36,6 +36,17 @@ RAUC_PRE_INSTALL_PATH = "/usr/libexec/pycontainers/rauc-pre-install"
 # The manager's programs, as runtime/Makefile builds them (`make all`) and installs them: name -> path
 MANAGER_PROGRAMS = {"pycm": PYCM_PATH, "pycm-store": PYCM_STORE_PATH, "pycmctl": PYCMCTL_PATH}
 CRUN_PATH = "/usr/bin/crun"
+# Bridge networking (docs/networking.md): the program pycm runs before a network: bridge container
+# starts and after it stops (only in images with such a container), and the network namespace it
+# makes for the container, which the container's config.json names.
+PYCM_NET_PATH = "/usr/sbin/pycm-net"
+NETNS_DIR = "/run/pycontainers/netns"
+# Kernel modules of bridge networking (Debian's kernels have them as modules; the Yocto and
+# Buildroot kernel fragments build them in): veth pairs, a bridge, nf_tables with NAT and masquerade
+NET_MODULES = ("veth", "bridge", "nf_tables", "nft_chain_nat", "nft_nat", "nft_masq")
+NET_KERNEL_CONFIG = ("CONFIG_VETH", "CONFIG_BRIDGE", "CONFIG_NETFILTER", "CONFIG_NF_CONNTRACK", "CONFIG_NF_NAT",
+                     "CONFIG_NF_TABLES", "CONFIG_NF_TABLES_IPV4", "CONFIG_NFT_NAT", "CONFIG_NFT_MASQ",
+                     "CONFIG_IP_NF_IPTABLES", "CONFIG_NF_TABLES_INET")
 DBUS_CONF_PATH = "/etc/pycontainers/dbus.conf"
 # Kernel features an update needs (RAUC mounts a verity bundle: a squashfs on a loop device under
 # dm-verity) and a network interface for installs over HTTP (QEMU boards: virtio-net).
@@ -49,7 +60,7 @@ MOUNT_POINTS = ("proc", "sys", "dev", "run", "data", "tmp")
 SLOT_PATHS = {"manifest": MANIFEST_PATH, "release": RELEASE_PATH, "app_policy": APP_POLICY_PATH, "fw_env_config": FW_ENV_CONFIG_PATH,
               "rauc_conf": RAUC_CONF_PATH, "rauc_keyring": RAUC_KEYRING_PATH, "initramfs": INITRAMFS_NAME,
               "pycm": PYCM_PATH, "pycm_store": PYCM_STORE_PATH, "pycmctl": PYCMCTL_PATH, "crun": CRUN_PATH,
-              "rauc_pre_install": RAUC_PRE_INSTALL_PATH}
+              "rauc_pre_install": RAUC_PRE_INSTALL_PATH, "pycm_net": PYCM_NET_PATH}
 
 # The release file's SIGNING line: whether the device's keyring is a development key's (no
 # update.signing). Release builds refuse the first: `--release` (Debian), PYCONTAINERS_RELEASE
@@ -223,7 +234,11 @@ def oci_config(c: Container, arch: str) -> dict:
     host = c.role == "host"
     caps = HOST_CAPABILITIES if host else APP_CAPABILITIES
     namespaces = ["mount"] if host else ["pid", "network", "ipc", "uts", "mount", "cgroup"]
-    linux: dict = {"namespaces": [{"type": n} for n in namespaces]}
+    if c.network == "host":
+        namespaces.remove("network")
+    # bridge: the namespace pycm-net made and wired before the container starts
+    linux: dict = {"namespaces": [{"type": n, "path": f"{NETNS_DIR}/{c.name}"} if n == "network" and c.network == "bridge"
+                                  else {"type": n} for n in namespaces]}
     if not host:
         linux["maskedPaths"] = APP_MASKED_PATHS
         linux["readonlyPaths"] = APP_READONLY_PATHS

@@ -8,7 +8,7 @@ and the backends only read it; templates only format it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -170,6 +170,44 @@ APP_DEFAULT_MEMORY = "256MiB"
 APP_DEFAULT_PIDS = 512
 
 
+@dataclass(frozen=True)
+class Port:
+    """A published port: connections to the host's `host` port reach the container's `container` port."""
+
+    host: int
+    container: int
+    proto: str  # tcp | udp
+
+    @property
+    def spec(self) -> str:
+        return f"{self.host}:{self.container}/{self.proto}"
+
+
+def parse_port(text: str) -> Port:
+    ports, _, proto = text.partition("/")
+    host, _, cont = ports.partition(":")
+    return Port(int(host), int(cont), proto or "tcp")
+
+
+# Bridge networking (docs/networking.md): network N (in order of first use in the device file, the
+# default network first when it comes first) is bridge pcbrN with 10.88.N.1/24; its containers get
+# .2, .3, ... in device-file order.
+NET_SUBNET = (10, 88)
+NET_DEFAULT = "default"
+NET_MAX_PORTS = 32  # per container (pycm-net's limit)
+
+
+@dataclass(frozen=True)
+class NetAttach:
+    """Where a network: bridge container is attached."""
+
+    network: str  # the device file's network name (default: NET_DEFAULT)
+    bridge: str  # host interface name of the network's bridge
+    address: str  # the container's IPv4 address
+    gateway: str  # the bridge's address: the container's default route
+    prefix: int = 24
+
+
 IMAGE_FILES = oci.KINDS  # image kinds read from a layout or archive (oci.py, docs/images.md)
 
 
@@ -201,6 +239,9 @@ class Container:
     limits: Limits
     user: tuple[int, int] = (0, 0)  # uid, gid of the command
     devices: tuple[str, ...] = ()  # host device paths resolved and allowed at start (app containers)
+    network: str = "none"  # none | host | bridge (app containers; a host container has the host's)
+    ports: tuple[Port, ...] = ()  # published (bridge)
+    attach: NetAttach | None = None  # bridge: its bridge and address
 
     @property
     def bundle(self) -> str:
@@ -237,6 +278,11 @@ class Device:
         """'conf/devices/demo.yml:11: storage.rootfs' for messages about a checked value."""
         line = self.lines.get(key_path, self.lines.get(key_path.split(".")[0], 0))
         return f"{self.display}:{line}: {key_path}" if line else f"{self.display}: {key_path}"
+
+    @property
+    def bridged(self) -> bool:
+        """Some container has network: bridge: the image carries pycm-net and its kernel modules."""
+        return any(c.network == "bridge" for c in self.containers)
 
     @property
     def boot_state_vars(self) -> str:
@@ -306,6 +352,8 @@ def _schema_problems(data: LineDict, kind: str, display: str) -> list[Problem]:
         elif v in ("minProperties", "maxProperties") and "properties" in sub:
             msg = f"give exactly one of: {', '.join(sub['properties'])}" if sub.get("maxProperties") == 1 \
                 else f"give at least one of: {', '.join(sub['properties'])}"
+        elif v == "maxItems":
+            msg = f"expected at most {sub['maxItems']} item{'s' if sub['maxItems'] != 1 else ''}"
         elif v == "minItems":
             msg = "must not be empty"
         elif v == "uniqueItems":
@@ -421,7 +469,22 @@ def _container(c: dict, base: Path) -> Container:
                       units.seconds(h.get("timeout", "5s")), h.get("retries", 3)),
         limits=Limits(units.parse_size(lim["memory"]) if "memory" in lim else None,
                       lim.get("cpu"), lim.get("pids")),
-        user=(int(uid), int(gid or uid)), devices=tuple(c.get("devices", [])))
+        user=(int(uid), int(gid or uid)), devices=tuple(c.get("devices", [])),
+        network=c.get("network", "none"), ports=tuple(parse_port(p) for p in c.get("ports", [])))
+
+
+def _attach(conts: list[dict]) -> dict[str, NetAttach]:
+    """Bridge and address of every network: bridge container (in device-file order)."""
+    networks: dict[str, list[str]] = {}
+    for c in conts:
+        if c.get("network") == "bridge":
+            networks.setdefault((c.get("networks") or [NET_DEFAULT])[0], []).append(c["name"])
+    found = {}
+    for n, (net, names) in enumerate(networks.items()):
+        base = f"{NET_SUBNET[0]}.{NET_SUBNET[1]}.{n}"
+        for i, name in enumerate(names):
+            found[name] = NetAttach(net, f"pcbr{n}", f"{base}.{i + 2}", f"{base}.1")
+    return found
 
 
 def _container_problems(data: LineDict, base: Path, display: str) -> list[Problem]:
@@ -437,6 +500,7 @@ def _container_problems(data: LineDict, base: Path, display: str) -> list[Proble
         if c["name"] in seen:
             add(i, "name", f"{c['name']!r} is already the name of containers[{seen[c['name']]}]")
         seen.setdefault(c["name"], i)
+    published: dict[tuple[int, str], int] = {}
     hosts = [i for i, c in enumerate(conts) if c["role"] == "host"]
     for i in hosts[1:]:
         add(i, "role", f"only one container may have role host (containers[{hosts[0]}] has it)")
@@ -474,6 +538,24 @@ def _container_problems(data: LineDict, base: Path, display: str) -> list[Proble
         uid, _, gid = str(c.get("user", 0)).partition(":")
         if int(uid) > 2**32 - 2 or int(gid or 0) > 2**32 - 2:
             add(i, "user", f"{c['user']!r}: UID and GID are at most {2**32 - 2}")
+        network = c.get("network", "none")
+        if c["role"] == "host" and "network" in c:
+            add(i, "network", "a host container uses the host's network already")
+        for key, what in (("ports", "published ports"), ("networks", "named networks")):
+            if c.get(key) and network != "bridge":
+                add(i, key, f"{what} need network: bridge")
+        if len(c.get("ports", [])) > NET_MAX_PORTS:
+            add(i, "ports", f"at most {NET_MAX_PORTS} published ports per container")
+        for j, spec in enumerate(c.get("ports", [])):
+            port = parse_port(spec)
+            if not (0 < port.host < 65536 and 0 < port.container < 65536):
+                add(i, "ports", f"{spec!r}: ports are 1 to 65535", [j])
+            elif network == "bridge":
+                key = (port.host, port.proto)
+                if key in published:
+                    add(i, "ports", f"host port {port.host}/{port.proto} is already published by "
+                        f"containers[{published[key]}]", [j])
+                published.setdefault(key, i)
         window = (c.get("crash_loop") or {}).get("window")
         if window is not None and units.seconds(window) > CRASH_WINDOW_MAX:
             add(i, "crash_loop", f"{window!r} is {units.seconds(window)} s; the longest window is "
@@ -568,13 +650,15 @@ def load_device(path: Path, board_override: str | None = None) -> Device:
         raise ValidationError(problems)
     assert board is not None
     conts = data["containers"]
+    attach = _attach(conts)
     update = data.get("update") or {}
     return Device(
         name=data["name"], version=data["version"],
         compatible=data.get("compatible", f"pycontainers-{data['name']}-{board.name}"),
         hostname=data.get("hostname", data["name"]), board=board,
         storage=_storage(data.get("storage") or {}),
-        containers=tuple(_container(conts[i], path.parent) for i in _start_order(conts)),
+        containers=tuple(replace(_container(conts[i], path.parent), attach=attach.get(conts[i]["name"]))
+                         for i in _start_order(conts)),
         boot_attempts=update.get("boot_attempts", 3),
         boot_deadline=units.seconds(update.get("boot_deadline", "60s")),
         apps_may_change_host=update.get("apps_may_change_host", False),

@@ -55,7 +55,8 @@ class KernelBoot:
 
 
 def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks: tuple[Path, ...] = (),
-              net: bool = False, kernel_boot: KernelBoot | None = None) -> list[str]:
+              net: bool = False, kernel_boot: KernelBoot | None = None,
+              hostfwd: tuple[tuple[int, int], ...] = ()) -> list[str]:
     """The full QEMU command line for a board; logged by Machine so a run can be replayed by hand."""
     q = board.qemu
     if not q:
@@ -88,7 +89,8 @@ def qemu_argv(board: Board, disk: Path, *, qmp: Path | None = None, extra_disks:
         argv += ["-device", q["watchdog"], "-action", "watchdog=reset"]
     if net:
         nic = "virtio-net-device" if q["disk_interface"] == "virtio-blk-device" else "virtio-net-pci"
-        argv += ["-netdev", "user,id=net0", "-device", f"{nic},netdev=net0"]
+        fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in hostfwd)
+        argv += ["-netdev", f"user,id=net0{fwd}", "-device", f"{nic},netdev=net0"]
     if qmp:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     return argv
@@ -189,12 +191,15 @@ class Machine:
     overlay that keeps its state across power cycles of this Machine."""
 
     def __init__(self, board: Board, disk: Path, workdir: Path, *, echo: bool = False,
-                 extra_disks: tuple[Path, ...] = (), net: bool = False, kernel_boot: KernelBoot | None = None):
+                 extra_disks: tuple[Path, ...] = (), net: bool = False, kernel_boot: KernelBoot | None = None,
+                 hostfwd: tuple[tuple[int, int], ...] = ()):
         """extra_disks: more raw/qcow2 disks (e.g. one holding an update bundle), attached
         read-only to the guest as later virtio disks; net: QEMU user networking (the host is
-        10.0.2.2 to the guest); kernel_boot: QEMU loads the kernel, no bootloader."""
+        10.0.2.2 to the guest); hostfwd: (build host port on 127.0.0.1, guest TCP port) pairs
+        forwarded to the guest's user-mode address; kernel_boot: QEMU loads the kernel, no bootloader."""
         self.board, self.disk, self.workdir, self.echo = board, disk, workdir, echo
-        self.extra_disks, self.net, self.kernel_boot = tuple(extra_disks), net, kernel_boot
+        self.extra_disks, self.net, self.kernel_boot = tuple(extra_disks), net or bool(hostfwd), kernel_boot
+        self.hostfwd = tuple(hostfwd)
         self._runs = 0  # commands run(), for unique end markers
         workdir.mkdir(parents=True, exist_ok=True)
         self.overlay = workdir / "disk.qcow2"
@@ -222,7 +227,7 @@ class Machine:
         if not self.overlay.exists():
             self.make_overlay()
         self.argv = qemu_argv(self.board, self.overlay, qmp=self.qmp_path, extra_disks=self.extra_disks,
-                              net=self.net, kernel_boot=self.kernel_boot)
+                              net=self.net, kernel_boot=self.kernel_boot, hostfwd=self.hostfwd)
         (self.workdir / "qemu-argv.txt").write_text(shlex.join(self.argv) + "\n")
         self.log = open(self.console_log, "ab")
         self.log_start = self.log.tell()

@@ -105,6 +105,36 @@ static void test_valid(void)
 	CHECK(m.c[0].crash_restarts == 5 && m.c[0].crash_window == 60 && m.c[0].backoff_max == 30);
 	CHECK(pc_manifest_find(&m, "b") == 1 && pc_manifest_find(&m, "zz") == -1);
 	CHECK(m.boot_confirmed == 4); /* default: boot-attempts + 1 */
+	CHECK(m.c[0].network == NET_NONE && !m.c[0].net_args[0] && !m.c[0].ports[0]);
+}
+
+static void test_network_keys(void)
+{
+	struct pc_err err;
+	CHECK(parse("network = bridge pcbr0 10.88.0.2/24 10.88.0.1\nports = 8080:80/tcp 53:53/udp 9:9\n"
+		    "\n[container h]\nrole = app\nbundle = /c\nrequired = false\nrestart = always\nnetwork = host\n"
+		    "health = none\nhealth-interval = 2\nhealth-timeout = 3\nhealth-retries = 4\nbackoff = 0 0\n"
+		    "crash-loop = 1 1\n", NULL, NULL, &err) == 0);
+	CHECK(m.c[0].network == NET_BRIDGE && !strcmp(m.c[0].net_args, "pcbr0 10.88.0.2/24 10.88.0.1"));
+	CHECK(!strcmp(m.c[0].ports, "8080:80/tcp 53:53/udp 9:9") && m.c[1].network == NET_HOST);
+	expect_error("network = nat\n", NULL, NULL,
+		     "manifest:26: network: 'nat' is not one of none, host, bridge BRIDGE ADDRESS/PREFIX GATEWAY");
+	expect_error("network = bridge pcbr0 10.88.0.2/24\n", NULL, NULL,
+		     "manifest:26: network: 'bridge pcbr0 10.88.0.2/24' is not one of none, host, bridge BRIDGE ADDRESS/PREFIX GATEWAY");
+	expect_error("network = bridge pcbr0 10.88.0.2/24 1;reboot\n", NULL, NULL,
+		     "manifest:26: network: 'bridge pcbr0 10.88.0.2/24 1;reboot' is not one of none, host, bridge BRIDGE ADDRESS/PREFIX GATEWAY");
+	expect_error("network = bridge pcbr0 10.88.0.2/24 10.88.0.1\nports = 80\n", NULL, NULL,
+		     "manifest:27: ports: '80' is not HOST:CONTAINER[/tcp|/udp] (at most 32 ports)");
+	expect_error("ports = 80:80\n", NULL, NULL, "manifest:26: ports: given without network = bridge");
+	/* a container's network is part of what an app update compares */
+	struct pc_manifest *a = malloc(sizeof *a);
+	CHECK(parse("network = bridge pcbr0 10.88.0.2/24 10.88.0.1\nports = 8080:80/tcp\n", NULL, NULL, &err) == 0);
+	memcpy(a, &m, sizeof m);
+	CHECK(parse("network = bridge pcbr0 10.88.0.2/24 10.88.0.1\nports = 8081:80/tcp\n", NULL, NULL, &err) == 0);
+	CHECK(!pc_container_same(a, &a->c[0], &m, &m.c[0]));
+	CHECK(parse("network = bridge pcbr0 10.88.0.2/24 10.88.0.1\nports = 8080:80/tcp\n", NULL, NULL, &err) == 0);
+	CHECK(pc_container_same(a, &a->c[0], &m, &m.c[0]));
+	free(a);
 }
 
 static void test_service(void)
@@ -160,7 +190,7 @@ static void test_errors(void)
 		     "manifest:25: crash-loop: '5 2147484' is not 'N T' (1 <= N <= 64 restarts within 1 <= T <= 86400 seconds)");
 	expect_error("colour = red\n", NULL, NULL,
 		     "manifest:26: colour: unknown key; allowed: role, bundle, required, restart, depends-on, volumes, "
-		     "health, health-interval, health-timeout, health-retries, backoff, crash-loop, user, devices");
+		     "health, health-interval, health-timeout, health-retries, backoff, crash-loop, user, devices, network, ports");
 	expect_error("role = app\n", NULL, NULL, "manifest:26: role: given twice");
 	expect_error("", "health-retries = 3\n", "", "manifest:15: a: required key 'health-retries' is missing");
 	expect_error("", "stop-timeout = 10\n", "", "manifest:2: [pycm]: required key 'stop-timeout' is missing");
@@ -895,6 +925,25 @@ static void test_policy(void)
 	};
 	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
 		expect_policy_refused(&pol, c, text, refused[i].replace, refused[i].with, refused[i].msg);
+	/* the network (docs/networking.md): bridge names its own namespace, host has none */
+	struct pc_container nb = *c, nh = *c;
+	nb.network = NET_BRIDGE;
+	nh.network = NET_HOST;
+	expect_policy_taken(&pol, &nb, text, "\"type\": \"network\"",
+			    "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/counter\"");
+	expect_policy_refused(&pol, &nb, text, "\"type\": \"network\"",
+			      "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/other\"",
+			      "linux.namespaces[1].path: is not /run/pycontainers/netns/counter (network = bridge)");
+	expect_policy_refused(&pol, &nb, text, "\"type\": \"network\"", "\"type\": \"network\"",
+			      "linux.namespaces[1]: has no path /run/pycontainers/netns/counter (network = bridge)");
+	expect_policy_refused(&pol, c, text, "\"type\": \"network\"",
+			      "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/counter\"",
+			      "linux.namespaces[1].path: not allowed in an app container");
+	expect_policy_taken(&pol, &nh, text, "{\n        \"type\": \"network\"\n      },\n", "");
+	expect_policy_refused(&pol, &nh, text, "\"type\": \"network\"", "\"type\": \"network\"",
+			      "linux.namespaces[1]: a network namespace (network = host)");
+	expect_policy_refused(&pol, c, text, "{\n        \"type\": \"network\"\n      },\n", "",
+			      "no network namespace");
 	/* the user: root here; with a user, /run belongs to it */
 	struct pc_container u = *c;
 	u.uid = 1000;
@@ -978,6 +1027,7 @@ int main(void)
 	test_versions();
 	test_valid();
 	test_service();
+	test_network_keys();
 	test_errors();
 	test_backoff();
 	test_crashloop();

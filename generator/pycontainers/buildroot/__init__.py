@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from ..contract import (DBUS_CONF_PATH, FILES, INITRAMFS_APPLETS, MOUNT_POINTS, SLOT_PATHS,
+from ..contract import (NET_KERNEL_CONFIG, DBUS_CONF_PATH, FILES, INITRAMFS_APPLETS, MOUNT_POINTS, SLOT_PATHS,
                         WRITTEN_FILES, container_mount_points)
 from .. import oci
 from ..errors import UserError
@@ -165,6 +165,7 @@ class BrDevice:
     signing_development: str = SIGNING_DEVELOPMENT
     external_name: str = EXTERNAL_NAME
     pycm_version: str = ""
+    net_config: tuple[str, ...] = ()  # kernel symbols of bridge networking, where a container uses it
 
 
 def _q(s: str) -> str:
@@ -255,7 +256,9 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
               "fw_printenv/fw_setenv, the D-Bus system bus and RAUC's service on it with network and "
               "streaming, squashfs-tools (rauc extract of app bundles), pycm",
               lines(("BR2_PACKAGE_BUSYBOX_CONFIG_FRAGMENT_FILES", _q(f"{bpath}/busybox.fragment")),
-                    *((sym, y) for sym in table_symbols(device)))),
+                    *((sym, y) for sym in table_symbols(device)),
+                    # bridge networking (docs/networking.md): only where a container uses it
+                    *((("BR2_PACKAGE_PYCM_NET", y),) if device.bridged else ()))),
         Block(f"Slot image: ext4 without journal, {device.storage.slots[0].size_mib} MiB (storage.rootfs)",
               lines(("BR2_TARGET_ROOTFS_EXT2", y),
                     ("BR2_TARGET_ROOTFS_EXT2_4", y),
@@ -296,7 +299,8 @@ def buildroot_device(device: Device, version_name: str, versions: Versions) -> B
         initramfs=SLOT_PATHS["initramfs"], needs_python=needs_python,
         bundle=f"{device.name}-{device.version}.raucb", keyring=SLOT_PATHS["rauc_keyring"],
         release_path=SLOT_PATHS["release"],
-        watchdog_config=versions.watchdog_drivers.get(board.watchdog_module or ""), pycm_version=__version__)
+        watchdog_config=versions.watchdog_drivers.get(board.watchdog_module or ""), pycm_version=__version__,
+        net_config=NET_KERNEL_CONFIG if device.bridged else ())
 
 
 def write_buildroot(device: Device, tree: Tree, version: str) -> None:

@@ -226,7 +226,10 @@ class DebianBuild:
         _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}",
               f"MUSL_INC={musl / 'usr' / 'include' / musl_triplet}", f"MUSL_LIB={musl_lib}",
               f"KERNEL_INC={' '.join(kernel_inc)}", "WERROR=-Werror", "all"], "building pycm")
-        for binary, path in contract.MANAGER_PROGRAMS.items():
+        binaries = dict(contract.MANAGER_PROGRAMS)
+        if self.device.bridged:  # bridge networking (docs/networking.md): only where a container uses it
+            binaries["pycm-net"] = contract.PYCM_NET_PATH
+        for binary, path in binaries.items():
             dest = root / path.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(out / binary, dest)
@@ -245,7 +248,9 @@ class DebianBuild:
         for applet in contract.INITRAMFS_APPLETS:
             (root / "bin" / applet).symlink_to("busybox")
         shutil.copy2(self.contract / "initramfs" / "init", root / "init")
-        order = copy_modules(ktree, kver, [*self.board.initramfs_modules, *contract.UPDATE_MODULES, *extra_modules], root)
+        net = contract.NET_MODULES if self.device.bridged else ()
+        order = copy_modules(ktree, kver, [*self.board.initramfs_modules, *contract.UPDATE_MODULES, *net, *extra_modules],
+                             root)
         (root / "etc" / "initramfs" / "modules").write_text("".join(f"{m}\n" for m in order))
         files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "--reproducible"],
@@ -341,6 +346,8 @@ class DebianBuild:
         sizes["initramfs"] = (root / "boot" / contract.INITRAMFS_NAME).stat().st_size
         sizes["pycm (stripped)"] = (root / contract.PYCM_PATH.lstrip("/")).stat().st_size
         sizes["pycm-store (stripped)"] = (root / contract.PYCM_STORE_PATH.lstrip("/")).stat().st_size
+        if self.device.bridged:
+            sizes["pycm-net (stripped)"] = (root / contract.PYCM_NET_PATH.lstrip("/")).stat().st_size
 
     def check_libraries(self, root: Path) -> None:
         """Every ELF file of the host (container bundles aside) finds each shared library it

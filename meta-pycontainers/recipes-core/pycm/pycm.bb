@@ -33,8 +33,13 @@ do_compile() {
 # /usr/libexec/pycontainers/rauc-pre-install (a link to pycm-store): the paths of the contract, as
 # runtime/Makefile installs them
 do_install() {
-    oe_runmake -C ${S} install DESTDIR=${D}
+    oe_runmake -C ${S} install install-net DESTDIR=${D}
 }
+
+# /usr/sbin/pycm-net, bridge networking of app containers (docs/networking.md): a package of its
+# own, which the image of a device installs only when a container has network: bridge
+PACKAGES =+ "${PN}-net"
+FILES:${PN}-net += "${sbindir}/pycm-net"
 
 # PID 1 reads /etc/pycontainers/manifest and runs crun; fw_setenv marks the boot good
 RDEPENDS:${PN} = "crun libubootenv-bin"

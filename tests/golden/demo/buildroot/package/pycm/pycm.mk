@@ -19,6 +19,7 @@ endef
 
 define PYCM_INSTALL_TARGET_CMDS
 	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D) O=$(@D)/out DESTDIR=$(TARGET_DIR) install
+	$(if $(BR2_PACKAGE_PYCM_NET),$(TARGET_MAKE_ENV) $(MAKE) -C $(@D) O=$(@D)/out DESTDIR=$(TARGET_DIR) install-net)
 endef
 
 $(eval $(generic-package))

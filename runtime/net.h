@@ -1,0 +1,53 @@
+/* pycm-net (net.c): bridge networking of app containers over rtnetlink and nf_tables
+ * (docs/networking.md). The message builders are exposed for the unit tests. */
+#ifndef PYCM_NET_H
+#define PYCM_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PC_NETNS_DIR "/run/pycontainers/netns"
+#define PC_NET_BRIDGE_PREFIX "pcbr"
+#define PC_NET_MAX_PORTS 32
+
+struct pc_nlbuf {
+	char buf[32768];
+	size_t len;
+	int nmsgs;
+	bool overflow;
+};
+
+struct pc_port {
+	uint16_t host, container;
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+};
+
+void pc_nl_init(struct pc_nlbuf *b);
+size_t pc_nl_msg(struct pc_nlbuf *b, uint16_t type, uint16_t flags, const void *hdr, size_t hdrlen);
+void pc_nl_end(struct pc_nlbuf *b, size_t msg);
+void pc_nl_attr(struct pc_nlbuf *b, uint16_t type, const void *data, size_t len);
+void pc_nl_str(struct pc_nlbuf *b, uint16_t type, const char *s);
+void pc_nl_u32(struct pc_nlbuf *b, uint16_t type, uint32_t v);
+size_t pc_nl_nest(struct pc_nlbuf *b, uint16_t type);
+void pc_nl_nest_end(struct pc_nlbuf *b, size_t nest);
+int pc_nl_talk(int proto, struct pc_nlbuf *b);
+
+void pc_nft_batch(struct pc_nlbuf *b, bool begin);
+void pc_nft_table(struct pc_nlbuf *b, const char *table, bool add, bool excl);
+void pc_nft_chain(struct pc_nlbuf *b, const char *table, const char *chain, const char *type, int hook, int prio);
+void pc_nft_bridge_table(struct pc_nlbuf *b, const char *bridge, uint32_t subnet_be, int prefix);
+void pc_nft_ports_table(struct pc_nlbuf *b, const char *name, uint32_t addr_be, const struct pc_port *ports, int n);
+void pc_rt_bridge(struct pc_nlbuf *b, const char *name);
+void pc_rt_veth(struct pc_nlbuf *b, const char *name, const char *peer, int peer_netns_fd);
+void pc_rt_link_set(struct pc_nlbuf *b, int index, int master);
+void pc_rt_link_del(struct pc_nlbuf *b, const char *name);
+void pc_rt_addr(struct pc_nlbuf *b, int index, uint32_t addr_be, int prefix);
+void pc_rt_default_route(struct pc_nlbuf *b, int index, uint32_t gw_be);
+
+int pc_net_parse_port(const char *s, struct pc_port *p);
+/* pcvXXXXXXXX: the host end of a container's veth pair (FNV-1a of its name). */
+void pc_net_veth_name(const char *container, char out[16]);
+int pc_net_main(int argc, char **argv);
+
+#endif
