@@ -29,6 +29,23 @@ def test_every_requirement_is_mapped_in_every_backend(device):
     assert len({r.id for r in reqs}) == len(reqs), "a requirement is listed twice"
 
 
+def test_bridge_networking_enters_the_table_only_where_used():
+    """A device with a `network: bridge` container needs pycm-net and the bridge kernel options,
+    mapped in every backend (the Yocto pycontainers-net.cfg, the Buildroot fragment's block and
+    Debian's modules are that list); one without needs neither."""
+    bridged = load_device(ROOT / "qemu/devices/network.yml")
+    assert bridged.bridged
+    reqs = R.table(bridged, contract.init_script(bridged))
+    assert R.unmapped(reqs) == []
+    ids = {r.id for r in reqs}
+    assert {"program:pycm-net", f"file:{contract.PYCM_NET_PATH}"} <= ids
+    assert {f"kernel:{sym}" for sym in contract.NET_KERNEL_CONFIG} <= ids
+    plain = {r.id for r in R.table(load_device(DEVICES[0]))}
+    assert not any("pycm-net" in i or i == "kernel:CONFIG_VETH" for i in plain)
+    layer = ROOT / "meta-pycontainers/recipes-kernel/linux/files/pycontainers-net.cfg"
+    assert set(re.findall(r"^(CONFIG_\w+)=y", layer.read_text(), re.M)) == set(contract.NET_KERNEL_CONFIG)
+
+
 def test_an_unmapped_requirement_names_itself_and_the_backend():
     reqs = R.table()
     extra = R.Requirement("program", "newtool", "a program no backend knows yet")

@@ -77,6 +77,8 @@ class Provision:
 # name -> (paths in the slot, why)
 PROGRAMS: dict[str, tuple[tuple[str, ...], str]] = {
     "pycm": ((contract.PYCM_PATH,), "the container manager, PID 1"),
+    "pycm-store": ((contract.PYCM_STORE_PATH,), "the app store's work (staging, GC, verification, factory reset, "
+                   "RAUC's pre-install handler), a child of pycm"),
     "pycmctl": ((contract.PYCMCTL_PATH,), "its control client: status, app-update, factory-reset, system-update"),
     "rauc": (("/usr/bin/rauc",), "the update engine; `rauc service` is a required host service of the manifest"),
     "dbus-daemon": (("/usr/bin/dbus-daemon",), "the system bus rauc service serves on"),
@@ -104,9 +106,17 @@ FEATURES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-def _programs() -> list[Requirement]:
+# Only in the slot of a device with a `network: bridge` container (docs/networking.md)
+BRIDGE_PROGRAMS: dict[str, tuple[tuple[str, ...], str]] = {
+    "pycm-net": ((contract.PYCM_NET_PATH,), "bridge networking of app containers: veth, bridge, addresses "
+                 "(rtnetlink), NAT and published ports (nf_tables), run by pycm around a container's start"),
+}
+
+
+def _programs(device: Device | None = None) -> list[Requirement]:
     found = []
-    for name, (paths, why) in PROGRAMS.items():
+    programs = {**PROGRAMS, **(BRIDGE_PROGRAMS if device is not None and device.bridged else {})}
+    for name, (paths, why) in programs.items():
         found.append(Requirement("program", name, why, paths=paths, program=name))
         for feature, (fwhy, need) in FEATURES.get(name, {}).items():
             found.append(Requirement("feature", f"{name}.{feature}", fwhy, need=need, program=name))
@@ -139,13 +149,18 @@ def _files(device: Device | None) -> list[Requirement]:
         Requirement("file", contract.PYCM_PATH, "the manager", mode=0o755, origin="runtime", program="pycm"),
         Requirement("file", contract.PYCMCTL_PATH, "the control client", mode=0o755, origin="runtime",
                     program="pycmctl"),
-        Requirement("file", contract.RAUC_PRE_INSTALL_PATH, "RAUC's pre-install handler: a link to pycm",
-                    mode=0o777, origin="runtime", program="pycm"),
+        Requirement("file", contract.PYCM_STORE_PATH, "the app store's program", mode=0o755, origin="runtime",
+                    program="pycm-store"),
+        Requirement("file", contract.RAUC_PRE_INSTALL_PATH, "RAUC's pre-install handler: a link to pycm-store",
+                    mode=0o777, origin="runtime", program="pycm-store"),
         Requirement("file", f"/boot/{kernel}", "the kernel U-Boot loads from the slot", mode=0o644,
                     origin="package"),
     ]
+    if device is not None and device.bridged:
+        found.append(Requirement("file", contract.PYCM_NET_PATH, "bridge networking (docs/networking.md)",
+                                 mode=0o755, origin="runtime", program="pycm-net"))
     for name, (paths, _) in PROGRAMS.items():
-        if name in ("pycm", "pycmctl"):
+        if name in ("pycm", "pycm-store", "pycmctl"):
             continue
         found += [Requirement("file", p, f"program {name}", mode=0o755, origin="package", program=name)
                   for p in paths]
@@ -348,6 +363,10 @@ KERNEL = tuple(KernelOption(sym, group, qemu_only, module)
 KERNEL_STREAMING = KernelOption("CONFIG_BLK_DEV_NBD", "RAUC streaming: the bundle over HTTP through nbd",
                                 debian_module="nbd", need="should")
 KERNEL_ALL = (*KERNEL, KERNEL_STREAMING)
+# Bridge networking, only for a device with a `network: bridge` container: the Yocto layer's
+# pycontainers-net.cfg (PYCONTAINERS_NET), the Buildroot fragment's last block, Debian's modules
+KERNEL_BRIDGE_GROUP = "Bridge networking of app containers (pycm-net): veth, bridge, nf_tables NAT and masquerade"
+KERNEL_BRIDGE = tuple(KernelOption(sym, KERNEL_BRIDGE_GROUP) for sym in contract.NET_KERNEL_CONFIG)
 
 
 def kernel_fragment(header: str, qemu: bool = False, only_qemu: bool = False) -> str:
@@ -366,9 +385,10 @@ def kernel_fragment(header: str, qemu: bool = False, only_qemu: bool = False) ->
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _kernel() -> list[Requirement]:
+def _kernel(device: Device | None = None) -> list[Requirement]:
+    options = (*KERNEL_ALL, *(KERNEL_BRIDGE if device is not None and device.bridged else ()))
     return [Requirement("kernel", o.symbol, o.group, need=o.need, group=o.group, qemu_only=o.qemu_only)
-            for o in KERNEL_ALL]
+            for o in options]
 
 
 # ------------------------------------------------------------------------------------------- table
@@ -376,7 +396,7 @@ def _kernel() -> list[Requirement]:
 def table(device: Device | None = None, init_script: str | None = None) -> list[Requirement]:
     """Every requirement of a slot (of `device`, when given: its kernel file, containers' configs
     and busybox containers' applets)."""
-    return [*_files(device), *_programs(), *_applets(device, init_script), *_kernel()]
+    return [*_files(device), *_programs(device), *_applets(device, init_script), *_kernel(device)]
 
 
 # -------------------------------------------------------------------------------- the three backends
@@ -387,6 +407,8 @@ P = Provision
 DEBIAN_PROGRAMS = {
     "pycm": P("cross-compiled from runtime/ (static, musl) by the image build", ()),
     "pycmctl": P("cross-compiled from runtime/ with pycm", ()),
+    "pycm-store": P("cross-compiled from runtime/ with pycm (make all)", ()),
+    "pycm-net": P("cross-compiled from runtime/ with pycm, installed only for a device with a bridge container", ()),
     "rauc": P("package rauc", ("rauc",)),
     "dbus-daemon": P("package dbus-daemon", ("dbus-daemon",)),
     "crun": P("package crun", ("crun",)),
@@ -412,6 +434,9 @@ DEBIAN_FEATURES = {
 YOCTO_PROGRAMS = {
     "pycm": P("meta-pycontainers pycm.bb (runtime/Makefile: pycm pycmctl, install)", ("pycm",)),
     "pycmctl": P("meta-pycontainers pycm.bb (do_compile builds it, runtime/Makefile install installs it)", ("pycm",)),
+    "pycm-store": P("meta-pycontainers pycm.bb (make all, install)", ("pycm",)),
+    "pycm-net": P("package pycm-net of meta-pycontainers pycm.bb (install-net), in the image of a device with a "
+                  "bridge container", ("pycm",)),
     "rauc": P("meta-rauc rauc", ("rauc",)),
     "dbus-daemon": P("oe-core dbus", ("dbus",)),
     "crun": P("meta-virtualization crun", ("crun",)),
@@ -438,6 +463,9 @@ YOCTO_FEATURES = {
 BUILDROOT_PROGRAMS = {
     "pycm": P("package pycm of the external tree", ("BR2_PACKAGE_PYCM",)),
     "pycmctl": P("package pycm of the external tree (pycm.mk installs both)", ("BR2_PACKAGE_PYCM",)),
+    "pycm-store": P("package pycm of the external tree (make install)", ("BR2_PACKAGE_PYCM",)),
+    "pycm-net": P("BR2_PACKAGE_PYCM_NET of the external tree, set for a device with a bridge container",
+                  ("BR2_PACKAGE_PYCM_NET",)),
     "rauc": P("BR2_PACKAGE_RAUC", ("BR2_PACKAGE_RAUC",)),
     "dbus-daemon": P("BR2_PACKAGE_DBUS", ("BR2_PACKAGE_DBUS",)),
     "crun": P("BR2_PACKAGE_CRUN", ("BR2_PACKAGE_CRUN",)),
@@ -524,6 +552,12 @@ def _applet(backend: str, r: Requirement) -> Provision:
 
 
 def _kernel_provision(backend: str, r: Requirement) -> Provision:
+    if r.group == KERNEL_BRIDGE_GROUP:
+        return {"debian": P(f"Debian's kernel builds them as modules; the initramfs of a device with a bridge "
+                            f"container loads {', '.join(contract.NET_MODULES)}", ("linux-image",), (r.name,)),
+                "yocto": P("meta-pycontainers' kernel fragment pycontainers-net.cfg (the machine sets "
+                           "PYCONTAINERS_NET)", ("virtual/kernel",), (r.name,)),
+                "buildroot": P("linux.fragment's bridge networking block", ("BR2_LINUX_KERNEL",), (r.name,))}[backend]
     option = next(o for o in KERNEL_ALL if o.symbol == r.name)
     if backend == "debian":
         if option is KERNEL_STREAMING:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import oci
 from ..contract import container_mount_points, init_script, release_fields
-from ..requirements import busybox_fragment_lines, kernel_fragment
+from ..requirements import KERNEL_BRIDGE, busybox_fragment_lines, kernel_fragment
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Board, Container, Device, Partition
 from ..render import Tree
@@ -306,6 +306,11 @@ KERNEL_CFG_HEADER = """\
 VIRTIO_CFG_HEADER = """\
 # QEMU machines (linux-yocto_%.bbappend adds it for qemuall). Rendered from the requirements table
 # (generator/pycontainers/requirements.py, KERNEL) by tests/update_golden.py; do not edit."""
+NET_CFG_HEADER = """\
+# Bridge networking of app containers (pycm-net, docs/networking.md): added by a device whose
+# machine sets PYCONTAINERS_NET = "1" (a container has network: bridge). Rendered from the
+# requirements table (generator/pycontainers/requirements.py, KERNEL_BRIDGE) by
+# tests/update_golden.py; do not edit."""
 BUSYBOX_CFG_HEADER = """\
 # busybox applets of every pycontainers host: the initramfs /init's and the host's callers
 # (pycm's health checks, RAUC's mount/umount). Rendered from the requirements table
@@ -319,6 +324,8 @@ def static_layer_files() -> dict[str, str]:
     return {
         "recipes-kernel/linux/files/pycontainers.cfg": kernel_fragment(KERNEL_CFG_HEADER),
         "recipes-kernel/linux/files/pycontainers-virtio.cfg": kernel_fragment(VIRTIO_CFG_HEADER, only_qemu=True),
+        "recipes-kernel/linux/files/pycontainers-net.cfg":
+            NET_CFG_HEADER + "\n" + "".join(f"{o.symbol}=y\n" for o in KERNEL_BRIDGE),
         "recipes-core/busybox/files/pycontainers.cfg":
             BUSYBOX_CFG_HEADER + "\n" + "".join(f"{line}\n" for line in busybox_fragment_lines(None)),
     }
