@@ -470,6 +470,7 @@ static void exited(struct pc_sup *s, struct pc_ctr *c, int status)
 	unwatch(s, c);
 	c->run_pid = c->cpid = c->check_pid = 0;
 	c->launching = false;
+	c->kill_at_ms = 0;
 	LOG("%s %s: exited (status %d)", KIND(c), c->cfg->name, code);
 	if (!c->cfg->service)
 		crun(s, "delete", "-f", c->cfg->name, NULL);
@@ -650,6 +651,11 @@ static void tick(struct pc_sup *s, long long now)
 			flush_dropped(c);
 		if (s->action != ACTION_NONE)
 			break;
+		if (c->kill_at_ms && c->run_pid > 0 && now >= c->kill_at_ms) {
+			LOG("%s %s: did not stop in %d s; killing it", KIND(c), c->cfg->name, s->m->stop_timeout);
+			pc_ctr_kill(s, c, SIGKILL);
+			c->kill_at_ms = 0;
+		}
 		if (s->upd.job == JOB_BOOT)
 			continue; /* the store's boot cleanup first (a factory reset may wipe the volumes) */
 		if ((c->state == ST_WAITING && deps_healthy(s, c)) ||
@@ -683,6 +689,8 @@ static long long next_wake(const struct pc_sup *s, long long now)
 			EARLIER(c->budget_ms + 1000);
 		if (c->state == ST_BACKOFF)
 			EARLIER(c->restart_at_ms);
+		if (c->kill_at_ms)
+			EARLIER(c->kill_at_ms);
 		if (c->state == ST_RUNNING || c->state == ST_HEALTHY)
 			EARLIER(c->check_pid > 0 ? c->check_deadline_ms : c->next_check_ms);
 	}
@@ -705,6 +713,7 @@ void pc_sup_stop(struct pc_sup *s, struct pc_ctr *c)
 	if (c->run_pid > 0) {
 		LOG("%s %s: stopping (pycmctl)", KIND(c), c->cfg->name);
 		pc_ctr_kill(s, c, SIGTERM);
+		c->kill_at_ms = pc_now_ms() + s->m->stop_timeout * 1000LL;
 	} else if (c->state != ST_WAITING) {
 		c->state = ST_EXITED;
 	}
@@ -718,6 +727,7 @@ void pc_sup_restart(struct pc_sup *s, struct pc_ctr *c)
 		LOG("%s %s: restarting (pycmctl)", KIND(c), c->cfg->name);
 		c->user_restart = true;
 		pc_ctr_kill(s, c, SIGTERM);
+		c->kill_at_ms = pc_now_ms() + s->m->stop_timeout * 1000LL;
 	} else if (c->state != ST_WAITING) {
 		c->state = ST_BACKOFF;
 		c->restart_at_ms = pc_now_ms();

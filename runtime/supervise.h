@@ -30,6 +30,7 @@ struct pc_ctr {
 	bool ever_healthy;
 	bool user_stopped;    /* pycmctl stop: not restarted until pycmctl restart */
 	bool user_restart;    /* pycmctl restart: start again at once when it has exited */
+	long long kill_at_ms; /* pycmctl stop/restart: SIGKILL then, if SIGTERM has not ended it */
 	char error[192];      /* why its last start failed before crun ran (a declared device missing) */
 	int budget;           /* lines it may still put on the console and /data now (a token bucket) */
 	long long budget_ms;  /* when the budget was last refilled */

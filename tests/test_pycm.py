@@ -501,3 +501,21 @@ def test_an_idle_manager_does_not_wake(pycm, dev):
     assert time.monotonic() - t < 2.5
     wait_for(p, "container a: started")
     stop(p)
+
+
+def test_a_container_that_ignores_sigterm_is_killed_after_the_stop_timeout(pycm, dev):
+    """pycmctl stop/restart sent SIGTERM only: an app whose init ignores it (busybox httpd as PID 1,
+    a shell before its trap) never stopped, so it never restarted (found by the network tests)."""
+    dev.container("stubborn", "trap '' TERM; echo up; while :; do sleep 1; done", backoff="0 0")
+    p = dev.start(pycm, 20)
+    wait_for(p, "boot good (slot A)")
+    t = time.monotonic()
+    assert ctl(pycm, dev, "restart", "stubborn").stdout == "restarting stubborn\n"
+    lines = wait_for(p, "container stubborn: started", timeout=15)
+    assert any("container stubborn: did not stop in 2 s; killing it" in line for line in lines), lines
+    assert time.monotonic() - t < 10
+    wait_for(p, "container stubborn: healthy")
+    assert ctl(pycm, dev, "stop", "stubborn").stdout == "stopping stubborn\n"
+    lines = wait_for(p, "container stubborn: exited", timeout=15)
+    assert any("did not stop in 2 s; killing it" in line for line in lines), lines
+    stop(p)
