@@ -143,8 +143,8 @@ def test_a_hostile_app_container_reaches_nothing(hostile, tmp_path):
 
         # the fork bomb is held at its pids limit, the hog was killed at its memory limit, and
         # the host container and the manager are fine
-        if not re.search(r"pycm: container hog: exited", m.output()):
-            m.expect(r"pycm: container hog: exited", 180)
+        if not re.search(r"pycm: container hog: exited \(status \d+\)", m.output()):
+            m.expect(r"pycm: container hog: exited \(status \d+\)", 180)  # the whole line, status and all
         seen = m.output()
         rc, text = m.run("for d in /sys/fs/cgroup/*/; do [ -f $d/pids.max ] && echo \"cg $(basename $d) "
                          "pids $(cat $d/pids.current)/$(cat $d/pids.max) mem $(cat $d/memory.max) "
