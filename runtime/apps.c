@@ -89,21 +89,27 @@ static int store_job(struct pc_sup *s, enum pc_job job, char **argv, char *msg, 
 	return 0;
 }
 
-/* pycm-store --gc ROOT with the bundles that run kept. */
-static int start_gc(struct pc_sup *s)
+/* pycm-store MODE ROOT BUNDLE...: the bundles the running containers use (kept by --gc and --boot). */
+static int store_job_with_bundles(struct pc_sup *s, enum pc_job job, const char *mode)
 {
 	char *argv[4 + PC_MAX_CONTAINERS], msg[256];
 	int argc = 1;
-	argv[argc++] = "--gc";
+	argv[argc++] = (char *)mode;
 	argv[argc++] = s->apps;
 	for (int i = 0; i < s->m->ncontainers; i++)
 		if (!s->m->c[i].service)
 			argv[argc++] = (char *)s->m->c[i].bundle;
 	argv[argc] = NULL;
-	if (store_job(s, JOB_GC, argv, msg, sizeof msg) == 0)
+	if (store_job(s, job, argv, msg, sizeof msg) == 0)
 		return 0;
-	LOG("app store: cannot start pycm-store --gc: %s", msg);
+	LOG("app store: cannot start pycm-store %s: %s", mode, msg);
 	return -1;
+}
+
+/* pycm-store --gc ROOT with the bundles that run kept. */
+static int start_gc(struct pc_sup *s)
+{
+	return store_job_with_bundles(s, JOB_GC, "--gc");
 }
 
 /* The update is over: its outcome, told to pycmctl by settle() once no pycm-store runs. */
@@ -162,18 +168,9 @@ void pc_apps_boot(struct pc_sup *s, struct pc_manifest *m)
 
 void pc_apps_start(struct pc_sup *s)
 {
-	char *argv[4 + PC_MAX_CONTAINERS], msg[256];
-	int argc = 1;
 	if (!s->apps[0] || access(s->apps, F_OK) < 0)
 		return; /* no store: nothing to clean */
-	argv[argc++] = "--boot";
-	argv[argc++] = s->apps;
-	for (int i = 0; i < s->m->ncontainers; i++)
-		if (!s->m->c[i].service)
-			argv[argc++] = (char *)s->m->c[i].bundle;
-	argv[argc] = NULL;
-	if (store_job(s, JOB_BOOT, argv, msg, sizeof msg) < 0)
-		LOG("app store: cannot start pycm-store --boot: %s", msg);
+	store_job_with_bundles(s, JOB_BOOT, "--boot");
 }
 
 int pc_apps_request(struct pc_sup *s, const char *what, bool allow_downgrade, int client, char *msg, size_t size)
