@@ -223,12 +223,12 @@ class DebianBuild:
                 _run([f"{triplet}-objcopy", "--strip-debug", str(musl_lib / name), str(stripped / name)],
                      f"preparing musl's {name} (objcopy)")
             musl_lib = stripped
-        _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}",
-              f"MUSL_INC={musl / 'usr' / 'include' / musl_triplet}", f"MUSL_LIB={musl_lib}",
-              f"KERNEL_INC={' '.join(kernel_inc)}", "WERROR=-Werror", "all"], "building pycm")
         binaries = dict(contract.MANAGER_PROGRAMS)
         if self.device.bridged:  # bridge networking (docs/networking.md): only where a container uses it
             binaries["pycm-net"] = contract.PYCM_NET_PATH
+        _run(["make", "-s", "-C", str(PROJECT_ROOT / "runtime"), f"CC={cc}", f"O={out}",
+              f"MUSL_INC={musl / 'usr' / 'include' / musl_triplet}", f"MUSL_LIB={musl_lib}",
+              f"KERNEL_INC={' '.join(kernel_inc)}", "WERROR=-Werror", *binaries], "building pycm")
         for binary, path in binaries.items():
             dest = root / path.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)
