@@ -6,7 +6,8 @@ One boot of qemu/devices/network.yml per board, with QEMU's user-mode network (t
 - `peer` (the same bridge) reaches web and a server the test runs on the build host's loopback;
 - `other` (network `back`, another bridge) does not reach web;
 - `lonely` (none) reaches nothing and has only lo; `hostnet` (host) sees the host's eth0;
-- 50 restarts of web leave no interface, address or nf_tables rule behind.
+- `peer` gets the host's name servers (not its loopback ones) in a read-only /etc/resolv.conf;
+- 50 restarts of web leave no interface, address, nf_tables rule or resolv.conf copy behind.
 The host's eth0 is configured from the console shell, as the host OS container of a product would.
 """
 
@@ -110,6 +111,29 @@ def test_a_none_app_reaches_nothing_and_a_host_app_sees_the_host(booted):
     assert rc == 0 and "eth0:" in text and "pcbr0:" in text, text
 
 
+def test_a_bridge_app_gets_the_hosts_name_servers(booted):
+    """DNS: the host OS writes the host's resolv.conf to /run/pycontainers/dns (here the console
+    shell, as a product's host container or its DHCP client would); a bridge container started
+    after that gets a read-only copy without the host's loopback name servers."""
+    m, _, _ = booted
+    rc, text = in_ctr(m, "peer", "cat /etc/resolv.conf")
+    assert rc == 0 and text.strip().startswith("# no name server: /run/pycontainers/dns/resolv.conf was missing"), text
+    rc, text = m.run("printf 'nameserver 127.0.0.53\\nnameserver 10.0.2.3\\nsearch example.test\\n' "
+                     "> /run/pycontainers/dns/resolv.conf && pycmctl restart peer")
+    assert rc == 0, text
+    rc, text = m.run("n=0; until crun --root /run/crun exec peer /bin/busybox grep -q 10.0.2.3 /etc/resolv.conf "
+                     "2>/dev/null; do n=$((n + 1)); [ $n -le 150 ] || exit 1; sleep 0.2; done", 60)
+    assert rc == 0, "peer's /etc/resolv.conf never got the host's name server"
+    rc, text = in_ctr(m, "peer", "cat /etc/resolv.conf")
+    lines = [line.strip() for line in text.splitlines()]
+    assert rc == 0 and "nameserver 10.0.2.3" in lines and "search example.test" in lines, text
+    assert "127.0.0.53" not in text
+    rc, text = in_ctr(m, "peer", "sh -c 'echo nameserver 6.6.6.6 > /etc/resolv.conf'")
+    assert rc != 0 and "Read-only file system" in text, text
+    rc, text = in_ctr(m, "lonely", "cat /etc/resolv.conf")  # network none: the image's (none here)
+    assert rc != 0, text
+
+
 def snapshot(m) -> str:
     """What bridge networking has made on the host: links, IPv4 addresses, nf_tables tables and
     their rule counts, network namespaces of containers."""
@@ -117,7 +141,7 @@ def snapshot(m) -> str:
     assert rc == 0, text
     return "\n".join(sorted(line.strip() for line in text.splitlines()
                             if line.strip().startswith(("link ", "table ", "addr ")) or line.strip() in
-                            ("web", "peer", "other")))
+                            [f"{n}{suffix}" for n in ("web", "peer", "other") for suffix in ("", ".resolv.conf")]))
 
 
 def test_fifty_restarts_leak_nothing(booted):

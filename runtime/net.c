@@ -532,6 +532,92 @@ static int write_file(const char *path, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+static bool loopback_ns(const char *addr, size_t n)
+{
+	return (n >= 4 && !strncmp(addr, "127.", 4)) || (n == 3 && !strncmp(addr, "::1", 3));
+}
+
+int pc_net_resolv(const char *in, size_t len, char *out, size_t size)
+{
+	static const char *const keep[] = {"nameserver", "search", "domain", "options"};
+	size_t n = 0;
+	if (!size)
+		return -1;
+	out[0] = '\0';
+	for (size_t at = 0; at < len;) {
+		const char *line = in + at, *nl = memchr(line, '\n', len - at);
+		size_t ll = nl ? (size_t)(nl - line) : len - at;
+		at += ll + 1;
+		size_t k = 0;
+		while (k < ll && line[k] != ' ' && line[k] != '\t')
+			k++;
+		bool wanted = false;
+		for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+			wanted = wanted || (k == strlen(keep[i]) && !strncmp(line, keep[i], k));
+		if (!wanted || memchr(line, '\0', ll))
+			continue;
+		if (k == strlen("nameserver") && !strncmp(line, "nameserver", k)) {
+			size_t a = k;
+			while (a < ll && (line[a] == ' ' || line[a] == '\t'))
+				a++;
+			size_t e = a;
+			while (e < ll && line[e] != ' ' && line[e] != '\t' && line[e] != '\r')
+				e++;
+			if (e == a || loopback_ns(line + a, e - a))
+				continue;
+		}
+		if (n + ll + 1 >= size)
+			return -1;
+		memcpy(out + n, line, ll);
+		n += ll;
+		out[n++] = '\n';
+		out[n] = '\0';
+	}
+	return (int)n;
+}
+
+/* PC_NETNS_DIR/NAME.resolv.conf: pc_net_resolv of PC_DNS_FILE (no link followed), written to a
+ * temporary file and renamed; with no PC_DNS_FILE (the host OS has not written it), a comment. */
+static int write_resolv(const char *name)
+{
+	static char in[PC_RESOLV_MAX], out[PC_RESOLV_MAX + 128];
+	char path[128], tmp[144];
+	const char *problem = "missing";
+	ssize_t len = -1;
+	struct stat st;
+	int fd = open(PC_DNS_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 && errno != ENOENT)
+		problem = strerror(errno);
+	else if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
+		problem = "not a regular file";
+	else if (fd >= 0 && (len = read(fd, in, sizeof in)) < 0)
+		problem = strerror(errno);
+	else if (len == (ssize_t)sizeof in)
+		problem = "larger than 4 KiB", len = -1;
+	if (fd >= 0)
+		close(fd);
+	int n = len >= 0 ? pc_net_resolv(in, (size_t)len, out, sizeof out) : -1;
+	if (n < 0) {
+		if (fd >= 0 || strcmp(problem, "missing"))
+			fail("%s: %s; container %s gets no name server", PC_DNS_FILE, problem, name);
+		n = snprintf(out, sizeof out, "# no name server: %s was %s when %s started\n", PC_DNS_FILE, problem, name);
+	}
+	snprintf(path, sizeof path, "%s/%s.resolv.conf", PC_NETNS_DIR, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return fail("creating %s: %s", tmp, strerror(errno));
+	bool ok = write(fd, out, (size_t)n) == n;
+	ok = !close(fd) && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return fail("writing %s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
 static int down(const char *name)
 {
 	char veth[IFNAMSIZ], path[128], table[80];
@@ -555,6 +641,9 @@ static int down(const char *name)
 	snprintf(path, sizeof path, "%s/%s", PC_NETNS_DIR, name);
 	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
 		rc = fail("unmounting %s: %s", path, strerror(errno));
+	if (unlink(path) < 0 && errno != ENOENT)
+		rc = fail("removing %s: %s", path, strerror(errno));
+	snprintf(path, sizeof path, "%s/%s.resolv.conf", PC_NETNS_DIR, name);
 	if (unlink(path) < 0 && errno != ENOENT)
 		rc = fail("removing %s: %s", path, strerror(errno));
 	return rc;
@@ -686,8 +775,10 @@ static int up(int argc, char **argv)
 		return -1;
 
 	snprintf(path, sizeof path, "%s/%s", PC_NETNS_DIR, name);
-	if (make_netns(path) < 0)
+	if (make_netns(path) < 0 || write_resolv(name) < 0) {
+		down(name);
 		return -1;
+	}
 	int nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)
 		return fail("opening %s: %s", path, strerror(errno));

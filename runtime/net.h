@@ -10,6 +10,11 @@
 #define PC_NETNS_DIR "/run/pycontainers/netns"
 #define PC_NET_BRIDGE_PREFIX "pcbr"
 #define PC_NET_MAX_PORTS 32
+/* the host's resolver configuration, written by the host OS (its host container has the
+ * directory read-write); a bridge container gets a copy, PC_NETNS_DIR/NAME.resolv.conf */
+#define PC_DNS_DIR "/run/pycontainers/dns"
+#define PC_DNS_FILE PC_DNS_DIR "/resolv.conf"
+#define PC_RESOLV_MAX 4096
 
 struct pc_nlbuf {
 	char buf[32768];
@@ -46,6 +51,11 @@ void pc_rt_addr(struct pc_nlbuf *b, int index, uint32_t addr_be, int prefix);
 void pc_rt_default_route(struct pc_nlbuf *b, int index, uint32_t gw_be);
 
 int pc_net_parse_port(const char *s, struct pc_port *p);
+/* A bridge container's resolv.conf from the host's (in: len bytes, NUL not needed): its
+ * nameserver lines but those of loopback addresses (127.0.0.0/8, ::1: the host's own resolver is
+ * not the container's loopback), and its search, domain and options lines; nothing else. out gets
+ * at most size - 1 bytes and a NUL; the number of bytes, or -1 if they do not fit. */
+int pc_net_resolv(const char *in, size_t len, char *out, size_t size);
 /* pcvXXXXXXXX: the host end of a container's veth pair (FNV-1a of its name). */
 void pc_net_veth_name(const char *container, char out[16]);
 int pc_net_main(int argc, char **argv);

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "pid1.h"
 #include "log.h"
+#include "net.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +48,9 @@ void pc_early_mounts(void)
 	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+pids");
 	try_mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=32m");
+	/* where the host OS writes the host's resolv.conf (the host container binds it read-write) */
+	mkdir("/run/pycontainers", 0755);
+	mkdir(PC_DNS_DIR, 0755);
 	try_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=32m");
 }
 

@@ -350,7 +350,25 @@ static int volume_mount(struct ctx *x, const struct pc_json *m)
 	return 0;
 }
 
-/* mounts: the policy's in its order (the user's with its user), then the container's volumes */
+/* a network = bridge container's resolv.conf: the policy's dnsMount with its own copy as source,
+ * PC_NETNS_DIR/NAME.resolv.conf (the one pycm-net writes for it) */
+static int dns_mount(struct ctx *x, const struct pc_json *m)
+{
+	char want[PC_PATH_MAX];
+	snprintf(want, sizeof want, PC_NETNS_DIR "/%s.resolv.conf", x->c->name);
+	if (!m)
+		return bad(x, "missing: the DNS mount %s (network = bridge)", want);
+	if (m->type != PC_JSON_OBJECT)
+		return bad(x, "is not a mount");
+	if (same_keys(x, m, x->pol->dns_mount) < 0 || walk_object(x, m, x->pol->dns_mount, "source") < 0)
+		return -1;
+	const struct pc_json *src = pc_json_get(m, "source");
+	push_key(x, "source");
+	return src->type == PC_JSON_STRING && !strcmp(src->str, want) ? 0 : bad(x, "is not %s (network = bridge)", want);
+}
+
+/* mounts: the policy's in its order (the user's with its user), a bridge container's DNS mount,
+ * then the container's volumes */
 static int r_mounts(struct ctx *x, const struct pc_json *cfg, const struct pc_json *ref)
 {
 	if (cfg->type != PC_JSON_ARRAY)
@@ -365,6 +383,13 @@ static int r_mounts(struct ctx *x, const struct pc_json *cfg, const struct pc_js
 		if ((!strcmp(dest, x->pol->user_mount) ? user_mount(x, m, r) : walk(x, m, r)) < 0)
 			return -1;
 		pop(x, mark);
+	}
+	if (x->c->network == NET_BRIDGE) {
+		size_t mark = push_index(x, i++);
+		if (dns_mount(x, m) < 0)
+			return -1;
+		pop(x, mark);
+		m = m->next;
 	}
 	for (; m; m = m->next, i++) {
 		size_t mark = push_index(x, i);
@@ -525,6 +550,9 @@ static const char *policy_problem(struct pc_policy *pol)
 		if (m->type != PC_JSON_OBJECT || !pc_json_get(m, "type") || !pc_json_get(m, "options") ||
 		    !pc_json_get(m, "source") || !pc_json_get(m, "destination") || m->n != v->child->n)
 			return "volumeMounts is not an array of mounts";
+	pol->dns_mount = v = pc_json_get(root, "dnsMount");
+	if (!v || v->type != PC_JSON_OBJECT || !pc_json_get(v, "source") || !pc_json_get(v, "destination"))
+		return "dnsMount is not a mount";
 	return NULL;
 }
 

@@ -21,6 +21,7 @@ struct pc_policy {
 	const struct pc_json *caps;          /* its process.capabilities.bounding: the app capabilities */
 	const char *user_mount;              /* the mount whose options end with the user's uid= and gid= */
 	const struct pc_json *volume_mounts; /* the forms of a volume's bind mount */
+	const struct pc_json *dns_mount;     /* a bridge container's /etc/resolv.conf (source: NAME) */
 };
 
 /* DIR/app-policy.json for a slot manifest DIR/manifest. */

@@ -84,6 +84,7 @@ class Case:
     tree: dict = field(default_factory=dict)  # rootfs path -> what it is (see `what`); None: absent
     static: bool = False  # refused by `validate` already (oci.inspect): no layer below is needed
     yocto: str = ""  # a line the Yocto class's tasks print (umoci contains what oci.py refuses)
+    bridge: bool = False  # counter has network: bridge (its /etc/resolv.conf is a file mount point)
 
 
 DEEP = "d/" * 1800  # 3600 bytes deep: more levels than Python's recursion limit
@@ -211,6 +212,21 @@ CASES = [
          yocto=f"{PN}: mount point /tmp runs through a symlink loop of the image"),
     Case("mount-point-through-a-symlink-inside", [[S("run", "var/run")]],
          tree={"run": "-> var/run", "var/run": "dir 755"}),
+    # the file mount point of a bridge container's DNS (/etc/resolv.conf, bound from the host)
+    Case("file-mount-point-made", [[F("bin/app")]], bridge=True, tree={"etc": "dir 755", "etc/resolv.conf": "b'' 644"}),
+    Case("file-mount-point-kept", [[F("etc/resolv.conf", b"nameserver 1.1.1.1\n", 0o600)]], bridge=True,
+         tree={"etc/resolv.conf": "b'nameserver 1.1.1.1\\n' 600"}),
+    Case("file-mount-point-symlink-out-replaced", [[S("etc/resolv.conf", "{key}")]], bridge=True,
+         tree={"etc/resolv.conf": "b'' 644"}),
+    Case("file-mount-point-relative-symlink-replaced", bridge=True,
+         layers=[[S("etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf")]],
+         tree={"etc/resolv.conf": "b'' 644"}),
+    Case("file-mount-point-through-a-symlink", [[S("etc", "{out}")]], bridge=True,
+         refused="mount point '/etc/resolv.conf' leaves the root filesystem through the symlink 'etc' -> '{out}'",
+         yocto=f"{PN}: mount point /etc leaves the root filesystem through a symlink of the image"),
+    Case("file-mount-point-is-a-directory", [[D("etc/resolv.conf")]], bridge=True,
+         refused="mount point '/etc/resolv.conf' is a directory in the image; a file is mounted there",
+         yocto=f"{PN}: mount point /etc/resolv.conf is a directory in the image; a file is mounted there"),
 ]
 
 
@@ -320,17 +336,30 @@ def check_tree(w: Work, case: Case, rootfs: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> dict:
-    """A device whose app container `counter` is a docker-archive (a benign one), generated."""
+def generated_both(tmp_path_factory) -> dict:
+    """A device whose app container `counter` is a docker-archive (a benign one), generated; and
+    the same with counter on a bridge (a file mount point for its DNS: /etc/resolv.conf)."""
     top = tmp_path_factory.mktemp("hostile")
     make_docker_archive(top / "image.tar", [layer([F("bin/app", b"#!/bin/sh\n", 0o755)])])
     text = DEMO.replace("name: demo\n", "name: hostile\n")
     first = text.index("packages: [busybox-static]") + 1
-    device = top / "hostile.yml"
-    device.write_text(text[:first] + text[first:].replace("packages: [busybox-static]", "docker-archive: image.tar", 1))
-    out = with_test_keys(top / "out")
-    assert cli.main(["generate", str(device), "-o", str(out)]) == 0
-    return {"device": device, "gen": out / "generated"}
+    text = text[:first] + text[first:].replace("packages: [busybox-static]", "docker-archive: image.tar", 1)
+    both = {}
+    for bridge, sub in ((False, "none"), (True, "bridge")):
+        (top / sub).mkdir()
+        shutil.copy(top / "image.tar", top / sub / "image.tar")
+        device = top / sub / "hostile.yml"
+        device.write_text(text.replace("    depends_on: [hostos]\n", "    depends_on: [hostos]\n    network: bridge\n", 1)
+                          if bridge else text)
+        out = with_test_keys(top / sub / "out")
+        assert cli.main(["generate", str(device), "-o", str(out)]) == 0
+        both[bridge] = {"device": device, "gen": out / "generated"}
+    return both
+
+
+@pytest.fixture(scope="module")
+def generated(generated_both) -> dict:
+    return generated_both[False]
 
 
 # ------------------------------------------------------------------------------------------
@@ -385,7 +414,9 @@ def buildroot(w: Work, case: Case, generated: dict) -> None:
 
 
 def bb_vars(recipe: str) -> dict:
-    return dict(re.findall(r'^(PYCONTAINERS_\w+) = "(.*)"$', recipe, re.M))
+    """The recipe's PYCONTAINERS_* settings over the class's ??= defaults."""
+    defaults = dict(re.findall(r'^(PYCONTAINERS_\w+) \?\?= "(.*)"$', CLASS.read_text(), re.M))
+    return defaults | dict(re.findall(r'^(PYCONTAINERS_\w+) = "(.*)"$', recipe, re.M))
 
 
 def bb_task(text: str, task: str, variables: dict) -> str:
@@ -430,7 +461,8 @@ ROUTES = {"debian": debian, "buildroot": buildroot, "yocto": yocto}
 
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_hostile_image(case, route, generated, tmp_path, capsys):
+def test_hostile_image(case, route, generated_both, tmp_path, capsys):
+    generated = generated_both[case.bridge]
     w = make_work(tmp_path, case)
     before = snapshot(w.root)
     try:
@@ -472,6 +504,14 @@ def test_post_build_makes_the_mount_points_through_oci_unpack(generated):
     mkdirs = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--mkdir"]
     assert mkdirs == container_mount_points(c) and "/var/lib/counter" in mkdirs
     assert "mkdir" not in block.replace("--mkdir", "")
+    assert "--mkfile" not in cmd
+
+
+def test_post_build_makes_a_bridge_containers_dns_mount_point_through_oci_unpack(generated_both):
+    block = container_block((generated_both[True]["gen"] / "buildroot/board/hostile/post-build.sh").read_text(), NAME)
+    (cmd,) = [shlex.split(ln) for ln in block.replace("\\\n", " ").splitlines() if "oci-unpack.py" in ln and not ln.startswith("#")]
+    assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "--mkfile"] == ["/etc/resolv.conf"]
+    assert "/etc/resolv.conf" not in [cmd[i + 1] for i, a in enumerate(cmd) if a == "--mkdir"]
 
 
 def test_an_image_layout_is_read_without_leaving_it(generated, run_cli, tmp_path):

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from pycontainers.contract import NETNS_DIR, oci_config
+from pycontainers.contract import DNS_DIR, NETNS_DIR, container_mount_files, container_mount_points, oci_config
 from pycontainers.model import load_device
 
 HEAD = "format: 1\nname: d\nboard: qemuarm64\nversion: '1'\ncontainers:\n"
@@ -58,6 +58,28 @@ def test_bridge_apps_get_a_named_netns_addresses_and_ports(tmp_path):
         ("back", "pcbr1", "10.88.1.2", "10.88.1.1")
     assert api.attach.address == "10.88.1.3"
     assert d.bridged
+
+
+def test_dns_a_bridge_app_gets_its_copy_of_the_hosts_resolv_conf(tmp_path):
+    """A bridge container's /etc/resolv.conf is pycm-net's copy of the host's (read-only, a file
+    mount point of its rootfs, before the volumes); the host container writes the host's in DNS_DIR."""
+    host, web, lone = device(tmp_path, """\
+      - {name: h, role: host, image: {packages: [x1]}, command: [x]}
+      - {name: web, role: app, image: {packages: [x1]}, command: [x], network: bridge, volumes: [{name: v, target: /v}]}
+      - {name: lone, role: app, image: {packages: [x1]}, command: [x], network: host}
+    """).containers
+    mounts = oci_config(web, "aarch64")["mounts"]
+    assert mounts[-2:] == [
+        {"destination": "/etc/resolv.conf", "type": "bind", "source": f"{NETNS_DIR}/web.resolv.conf",
+         "options": ["bind", "ro", "nosuid", "nodev", "noexec"]},
+        {"destination": "/v", "type": "bind", "source": "/data/volumes/v", "options": ["rbind", "rw"]}]
+    assert container_mount_files(web) == ["/etc/resolv.conf"] and "/etc/resolv.conf" not in container_mount_points(web)
+    for c in (host, lone):
+        assert container_mount_files(c) == []
+        assert all(m["destination"] != "/etc/resolv.conf" for m in oci_config(c, "aarch64")["mounts"])
+    assert {"destination": DNS_DIR, "type": "bind", "source": DNS_DIR, "options": ["bind", "rw", "nosuid", "nodev", "noexec"]} \
+        in oci_config(host, "aarch64")["mounts"]
+    assert all(m["destination"] != DNS_DIR for m in oci_config(web, "aarch64")["mounts"])
 
 
 def test_no_bridge_no_networking_in_the_image(tmp_path):

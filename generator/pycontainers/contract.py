@@ -41,6 +41,13 @@ CRUN_PATH = "/usr/bin/crun"
 # makes for the container, which the container's config.json names.
 PYCM_NET_PATH = "/usr/sbin/pycm-net"
 NETNS_DIR = "/run/pycontainers/netns"
+# DNS of bridge containers: the host OS (its host container, which gets DNS_DIR read-write) writes
+# the host's resolver configuration to DNS_FILE; pycm-net copies it, without loopback name
+# servers, to NETNS_DIR/NAME.resolv.conf when a bridge container starts, and config.json binds
+# that copy read-only on /etc/resolv.conf (a file mount point every backend makes in the rootfs)
+DNS_DIR = "/run/pycontainers/dns"
+DNS_FILE = f"{DNS_DIR}/resolv.conf"
+RESOLV_CONF = "/etc/resolv.conf"
 # Kernel modules of bridge networking (Debian's kernels have them as modules; the Yocto and
 # Buildroot kernel fragments build them in): veth pairs, a bridge, nf_tables with NAT and masquerade
 NET_MODULES = ("veth", "bridge", "nf_tables", "nft_chain_nat", "nft_nat", "nft_masq")
@@ -220,7 +227,16 @@ def _mounts(c: Container) -> list[dict]:
     owner = [f"uid={c.user[0]}", f"gid={c.user[1]}"] if c.user != (0, 0) else []
     mounts += [_mount(USER_MOUNT, "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=16m", *owner]),
                _mount("/tmp", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777", "size=16m"])]
+    if host:  # below its /run: where the host OS writes the resolver configuration (DNS_FILE)
+        mounts.append(_mount(DNS_DIR, "bind", DNS_DIR, ["bind", "rw", "nosuid", "nodev", "noexec"]))
+    if c.network == "bridge":
+        mounts.append(dns_mount(c.name))
     return mounts + [_volume_mount(v) for v in c.volumes]
+
+
+def dns_mount(name: str) -> dict:
+    """A bridge container's /etc/resolv.conf: pycm-net's copy of the host's (DNS_FILE)."""
+    return _mount(RESOLV_CONF, "bind", f"{NETNS_DIR}/{name}.resolv.conf", ["bind", "ro", "nosuid", "nodev", "noexec"])
 
 
 def _volume_mount(v: Volume) -> dict:
@@ -294,12 +310,19 @@ def app_policy(arch: str) -> dict:
         "config": oci_config(REFERENCE_APP, arch),
         "userMount": USER_MOUNT,
         "volumeMounts": [_volume_mount(Volume("NAME", "/TARGET", ro)) for ro in (True, False)],
+        "dnsMount": dns_mount("NAME"),
     }
 
 
 def container_mount_points(c: Container) -> list[str]:
     """Directories that must exist in the (read-only) container rootfs for its mounts."""
-    return sorted({m["destination"] for m in _mounts(c)})
+    return sorted({m["destination"] for m in _mounts(c)} - set(container_mount_files(c)))
+
+
+def container_mount_files(c: Container) -> list[str]:
+    """Regular files that must exist in the (read-only) container rootfs for its file bind mounts
+    (a symlink there is replaced by an empty file: the mount's source is what the path shows)."""
+    return [RESOLV_CONF] if c.network == "bridge" else []
 
 
 def template_context(device: Device, development_key: bool = True) -> dict:

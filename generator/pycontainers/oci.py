@@ -3,6 +3,7 @@
 filesystem; convert a docker-archive into an OCI image layout.
 
     oci-unpack.py [--kind oci-layout|oci-archive|docker-archive] SOURCE DEST [--mkdir PATH ...]
+                  [--mkfile PATH ...]
 
 One module for every backend (docs/images.md): the model checks images with `inspect()`, the
 Debian backend unpacks them with `unpack()`, the Yocto backend turns a docker-archive into an OCI
@@ -28,7 +29,8 @@ The image is untrusted (docs/security-images.md): nothing is written, linked, ch
 outside DEST. An entry whose path, hard-link target or whiteout leaves DEST (a `..`, a symlink
 pointing out of it, a loop) is refused with one line naming the layer and the path; device nodes
 are dropped and setuid/setgid bits cleared, each reported as a WARNING line on stderr. --mkdir
-makes a directory (a container's mount point) below DEST the same way.
+makes a directory (a container's mount point) below DEST the same way, --mkfile an empty file (a
+file's mount point, e.g. /etc/resolv.conf: a regular file there stays, a symlink is replaced).
 """
 
 from __future__ import annotations
@@ -673,22 +675,43 @@ class _Unpacker:
             fd, _ = self.root.dir(_parts(path, what), what, create=True)
             os.close(fd)
 
+    def mkfiles(self, paths) -> None:
+        """File mount points: a regular file stays, a symlink (or fifo) is replaced by an empty
+        file (what the path shows is the mount's source), a directory is refused."""
+        for path in paths:
+            what = f"mount point {_show(path)}"
+            parts = _parts(path, what)
+            fd, _ = self.root.dir(parts[:-1], what, create=True)
+            try:
+                st = _lstat(fd, parts[-1])
+                if st is not None and stat.S_ISREG(st.st_mode):
+                    continue
+                if st is not None and stat.S_ISDIR(st.st_mode):
+                    raise OciError(f"{what} is a directory in the image; a file is mounted there")
+                if st is not None:
+                    _remove(fd, parts[-1])
+                os.close(os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                 0o644, dir_fd=fd))
+            finally:
+                os.close(fd)
 
-def make_dirs(dest: Path, paths) -> None:
-    """Make directories (absolute paths in the container, e.g. its mount points) below dest,
-    resolving each as the layers' paths are: never out of dest."""
+
+def make_mount_points(dest: Path, dirs=(), files=()) -> None:
+    """Make directories and files (absolute paths in the container: its mount points) below
+    dest, resolving each as the layers' paths are: never out of dest."""
     u = _Unpacker(dest)
     try:
-        u.mkdirs(paths)
+        u.mkdirs(dirs)
+        u.mkfiles(files)
     finally:
         u.close()
 
 
-def unpack(source: Path, dest: Path, kind: str | None = None, mkdirs=()) -> list[str]:
+def unpack(source: Path, dest: Path, kind: str | None = None, mkdirs=(), mkfiles=()) -> list[str]:
     """Unpack the one image of source (an oci-layout, oci-archive or docker-archive) into dest,
-    then make the directories mkdirs (the container's mount points) in it. Returns the warnings
-    (device nodes dropped, setuid/setgid bits cleared), one line each; a refused entry raises
-    OciError naming its layer and path."""
+    then make the directories mkdirs and the files mkfiles (the container's mount points) in it.
+    Returns the warnings (device nodes dropped, setuid/setgid bits cleared), one line each; a
+    refused entry raises OciError naming its layer and path."""
     with open_image(source, kind) as image:
         dest.mkdir(parents=True, exist_ok=True)
         u = _Unpacker(dest)
@@ -701,6 +724,7 @@ def unpack(source: Path, dest: Path, kind: str | None = None, mkdirs=()) -> list
                     except (tarfile.TarError, EOFError, zlib.error) as e:
                         raise OciError(f"layer {layer.name} is not a valid tar archive ({e})") from None
             u.mkdirs(mkdirs)
+            u.mkfiles(mkfiles)
         finally:
             warnings = u.close()
     return warnings
@@ -774,11 +798,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--mkdir", action="append", default=[], metavar="PATH",
                    help="a directory to make in the root filesystem afterwards (a mount point), never "
                         "through a symlink out of it; repeatable")
+    p.add_argument("--mkfile", action="append", default=[], metavar="PATH",
+                   help="a file to make in the root filesystem afterwards (a file mount point), never "
+                        "through a symlink out of it; a symlink there is replaced; repeatable")
     p.add_argument("source", type=Path)
     p.add_argument("dest", type=Path)
     args = p.parse_args(argv[1:])
     try:
-        warnings = unpack(args.source, args.dest, args.kind, args.mkdir)
+        warnings = unpack(args.source, args.dest, args.kind, args.mkdir, args.mkfile)
     except (OciError, OSError, tarfile.TarError, ValueError, KeyError) as e:
         print(f"oci-unpack: {args.source}: {e}", file=sys.stderr)
         return 1

@@ -19,6 +19,8 @@ PYCONTAINERS_CONTAINER_OCI_REF ??= ""
 PYCONTAINERS_CONTAINER_OCI_REF[doc] = "Registry image for skopeo, e.g. docker://docker.io/library/busybox@sha256:...; pin a digest. Needs network in do_compile."
 PYCONTAINERS_CONTAINER_MOUNTPOINTS ??= "/dev /proc /run /sys /tmp"
 PYCONTAINERS_CONTAINER_MOUNTPOINTS[doc] = "Directories created in the read-only root filesystem for the mounts of config.json."
+PYCONTAINERS_CONTAINER_MOUNTFILES ??= ""
+PYCONTAINERS_CONTAINER_MOUNTFILES[doc] = "Files created (empty; a symlink there is replaced) in the read-only root filesystem for the file bind mounts of config.json, e.g. /etc/resolv.conf."
 
 inherit image-artifact-names goarch
 
@@ -85,18 +87,31 @@ do_install() {
     # leads out of it (absolute, or too many ..) stops the build, as a loop does (realpath -m
     # leaves a looping link unresolved)
     rootfs=$(realpath ${D}${PYCONTAINERS_BUNDLE_DIR}/rootfs)
-    for dir in ${PYCONTAINERS_CONTAINER_MOUNTPOINTS}; do
-        real=$(realpath -m "$rootfs$dir")
+    inside() {
+        real=$(realpath -m "$rootfs$1")
         case "$real/" in
         "$rootfs"/*) ;;
-        *) bbfatal "${PN}: mount point $dir leaves the root filesystem through a symlink of the image" ;;
+        *) bbfatal "${PN}: mount point $1 leaves the root filesystem through a symlink of the image" ;;
         esac
         p=$real
         while [ "$p" != "$rootfs" ]; do
-            [ ! -L "$p" ] || bbfatal "${PN}: mount point $dir runs through a symlink loop of the image"
+            [ ! -L "$p" ] || bbfatal "${PN}: mount point $1 runs through a symlink loop of the image"
             p=$(dirname "$p")
         done
+    }
+    for dir in ${PYCONTAINERS_CONTAINER_MOUNTPOINTS}; do
+        inside "$dir"
         install -d "$real"
+    done
+    # a file mount point: a regular file stays, a symlink is replaced by an empty file (the
+    # mount's source is what the path shows), a directory stops the build
+    for file in ${PYCONTAINERS_CONTAINER_MOUNTFILES}; do
+        inside "$(dirname "$file")"
+        install -d "$real"
+        name="$real/$(basename "$file")"
+        [ ! -L "$name" ] || rm -f "$name"
+        [ ! -d "$name" ] || bbfatal "${PN}: mount point $file is a directory in the image; a file is mounted there"
+        [ -f "$name" ] || install -m 0644 /dev/null "$name"
     done
 }
 

@@ -4,6 +4,7 @@
 #include "bootstate.h"
 #include "json.h"
 #include "manifest.h"
+#include "net.h"
 #include "pid1.h"
 #include "policy.h"
 #include "sched.h"
@@ -929,13 +930,38 @@ static void test_policy(void)
 	struct pc_container nb = *c, nh = *c;
 	nb.network = NET_BRIDGE;
 	nh.network = NET_HOST;
-	expect_policy_taken(&pol, &nb, text, "\"type\": \"network\"",
+	/* and its DNS mount, pycm-net's copy of the host's resolv.conf, before the volumes */
+	static const char dns[] = "{\"destination\": \"/etc/resolv.conf\", \"type\": \"bind\", "
+				  "\"source\": \"/run/pycontainers/netns/counter.resolv.conf\", "
+				  "\"options\": [\"bind\", \"ro\", \"nosuid\", \"nodev\", \"noexec\"]},\n    {\n      "
+				  "\"destination\": \"/var/lib/counter\"";
+	static const char volume[] = "{\n      \"destination\": \"/var/lib/counter\"";
+	char *bridged = replace_all(text, volume, dns);
+	expect_policy_taken(&pol, &nb, bridged, "\"type\": \"network\"",
 			    "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/counter\"");
-	expect_policy_refused(&pol, &nb, text, "\"type\": \"network\"",
+	expect_policy_refused(&pol, &nb, bridged, "\"type\": \"network\"",
 			      "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/other\"",
 			      "linux.namespaces[1].path: is not /run/pycontainers/netns/counter (network = bridge)");
-	expect_policy_refused(&pol, &nb, text, "\"type\": \"network\"", "\"type\": \"network\"",
+	expect_policy_refused(&pol, &nb, bridged, "\"type\": \"network\"", "\"type\": \"network\"",
 			      "linux.namespaces[1]: has no path /run/pycontainers/netns/counter (network = bridge)");
+	char *ns = replace_all(bridged, "\"type\": \"network\"", "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/counter\"");
+	expect_policy_refused(&pol, &nb, ns, "counter.resolv.conf", "other.resolv.conf",
+			      "mounts[9].source: is not /run/pycontainers/netns/counter.resolv.conf (network = bridge)");
+	expect_policy_refused(&pol, &nb, ns, "\"ro\", \"nosuid\"", "\"rw\", \"nosuid\"",
+			      "mounts[9].options[1]: is not the app policy's (\"ro\")");
+	expect_policy_refused(&pol, &nb, ns, "\"/etc/resolv.conf\"", "\"/etc/passwd\"",
+			      "mounts[9].destination: is not the app policy's (\"/etc/resolv.conf\")");
+	expect_policy_refused(&pol, &nb, ns, "\"type\": \"bind\", \"source\"", "\"uid\": 0, \"type\": \"bind\", \"source\"",
+			      "mounts[9].uid: not allowed in an app container");
+	/* without it: the volume is taken for it and refused */
+	expect_policy_refused(&pol, &nb, text, "\"type\": \"network\"",
+			      "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/counter\"",
+			      "mounts[9].destination: is not the app policy's (\"/etc/resolv.conf\")");
+	/* a DNS mount is no volume of a none container */
+	expect_policy_refused(&pol, c, bridged, NULL, NULL,
+			      "mounts[9].options: is not one of the app policy's volume mounts");
+	free(ns);
+	free(bridged);
 	expect_policy_refused(&pol, c, text, "\"type\": \"network\"",
 			      "\"type\": \"network\", \"path\": \"/run/pycontainers/netns/counter\"",
 			      "linux.namespaces[1].path: not allowed in an app container");
@@ -971,6 +997,25 @@ static void test_policy(void)
 	CHECK(pc_policy_parse("{", 1, "p.json", &pol, &err) == -1 && strstr(err.msg, "app policy p.json:1:2: unexpected end"));
 	CHECK(pc_policy_load("/nonexistent/app-policy.json", &pol, &err) == -1 &&
 	      !strcmp(err.msg, "app policy /nonexistent/app-policy.json: cannot open: No such file or directory"));
+}
+
+/* pycm-net's copy of the host's resolv.conf for a bridge container */
+static void test_resolv(void)
+{
+	char out[256];
+	static const char host[] = "# made by udhcpc\nnameserver 127.0.0.53\nnameserver 10.0.2.3\nnameserver ::1\n"
+				   "search lan example.com\nsortlist 10.0.0.0\noptions ndots:2\nnameserver\tfd00::1\n"
+				   "nameserverx 1.1.1.1\ndomain lan\nnameserver 127.1.1.1 # stub";
+	int n = pc_net_resolv(host, strlen(host), out, sizeof out);
+	static const char want[] = "nameserver 10.0.2.3\nsearch lan example.com\noptions ndots:2\nnameserver\tfd00::1\ndomain lan\n";
+	CHECK(n == (int)strlen(want) && !strcmp(out, want));
+	if (strcmp(out, want))
+		fprintf(stderr, "  resolv: got '%s'\n", out);
+	CHECK(pc_net_resolv("", 0, out, sizeof out) == 0 && !out[0]);
+	CHECK(pc_net_resolv("nameserver 127.0.0.1\n", 21, out, sizeof out) == 0 && !out[0]);
+	static const char nul[] = "nameserver 10.0.0.1\0evil\nnameserver 10.0.0.2\n";
+	CHECK(pc_net_resolv(nul, sizeof nul - 1, out, sizeof out) == 20 && !strcmp(out, "nameserver 10.0.0.2\n"));
+	CHECK(pc_net_resolv(host, strlen(host), out, 16) == -1);
 }
 
 /* fmt.c (pycm's vsnprintf in its static build), here as pc_vsnprintf: the C library's output for
@@ -1028,6 +1073,7 @@ int main(void)
 	test_valid();
 	test_service();
 	test_network_keys();
+	test_resolv();
 	test_errors();
 	test_backoff();
 	test_crashloop();

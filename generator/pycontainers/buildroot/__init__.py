@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from ..contract import (NET_KERNEL_CONFIG, DBUS_CONF_PATH, FILES, INITRAMFS_APPLETS, MOUNT_POINTS, SLOT_PATHS,
-                        WRITTEN_FILES, container_mount_points)
+                        WRITTEN_FILES, container_mount_files, container_mount_points)
 from .. import oci
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Container, Device
@@ -138,6 +138,7 @@ class BrContainer:
     oci_kind: str | None  # its image kind (oci-unpack.py --kind)
     oci_source: Path | None
     mountpoints: tuple[str, ...]
+    mountfiles: tuple[str, ...]  # file mount points (a bridge container's /etc/resolv.conf)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def table_symbols(device: Device) -> tuple[str, ...]:
 
 
 def _container(device: Device, c: Container) -> BrContainer:
-    mps = tuple(container_mount_points(c))
+    mps, mfs = tuple(container_mount_points(c)), tuple(container_mount_files(c))
     if c.image.kind == "packages":
         unknown = [p for p in c.image.packages if p not in PACKAGE_MAP]
         if unknown:
@@ -204,9 +205,9 @@ def _container(device: Device, c: Container) -> BrContainer:
                 f"{device.display}: container {c.name}: image.packages: {', '.join(map(repr, unknown))} "
                 f"cannot be built by the Buildroot backend (it maps only {', '.join(sorted(PACKAGE_MAP))}, "
                 "to the target's busybox); use an oci-layout, oci-archive or docker-archive image")
-        return BrContainer(c.name, f"{c.bundle}/rootfs", True, None, None, None, mps)
+        return BrContainer(c.name, f"{c.bundle}/rootfs", True, None, None, None, mps, mfs)
     assert c.image.path is not None
-    return BrContainer(c.name, f"{c.bundle}/rootfs", False, c.image.path.name, c.image.kind, c.image.path, mps)
+    return BrContainer(c.name, f"{c.bundle}/rootfs", False, c.image.path.name, c.image.kind, c.image.path, mps, mfs)
 
 
 def buildroot_device(device: Device, version_name: str, versions: Versions) -> BrDevice:

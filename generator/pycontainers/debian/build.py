@@ -261,11 +261,10 @@ class DebianBuild:
 
     def container_rootfs(self, c: Container, dest: Path) -> None:
         if c.image.kind != "packages":
-            image_rootfs(self.device, c, dest, contract.container_mount_points(c))
+            image_rootfs(self.device, c, dest, contract.container_mount_points(c), contract.container_mount_files(c))
             return
         self.packages_rootfs(c, dest)
-        for mp in contract.container_mount_points(c):
-            (dest / mp.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        oci.make_mount_points(dest, contract.container_mount_points(c), contract.container_mount_files(c))
 
     def packages_rootfs(self, c: Container, dest: Path) -> None:
         for tree in self.unpacked(list(c.image.packages)):
@@ -453,14 +452,14 @@ class DebianBuild:
         return self.output / "image"
 
 
-def image_rootfs(device: Device, c: Container, dest: Path, mount_points: list[str]) -> None:
+def image_rootfs(device: Device, c: Container, dest: Path, mount_points: list[str], mount_files=()) -> None:
     """Unpack a container's oci-layout, oci-archive or docker-archive into dest and make its
     mount points there (oci.py, the unpacker the Buildroot tree runs too); print a warning line
     for each thing made safe (a device node dropped, setuid/setgid bits cleared)."""
     assert c.image.path is not None
     where = f"{device.display}: container {c.name}: image.{c.image.kind}: {c.image.path.name}"
     try:
-        warnings = oci.unpack(c.image.path, dest, c.image.kind, mount_points)
+        warnings = oci.unpack(c.image.path, dest, c.image.kind, mount_points, mount_files)
     except (oci.OciError, OSError) as e:
         raise UserError(f"{where}: {e}") from None
     for w in warnings:

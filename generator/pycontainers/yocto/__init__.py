@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import oci
-from ..contract import container_mount_points, init_script, release_fields
+from ..contract import container_mount_files, container_mount_points, init_script, release_fields
 from ..requirements import KERNEL_BRIDGE, busybox_fragment_lines, kernel_fragment
 from ..errors import UserError
 from ..model import PROJECT_ROOT, Board, Container, Device, Partition
@@ -111,6 +111,7 @@ class YoctoContainer:
     oci_source: Path | None  # where it is copied from
     oci_convert: bool  # a docker-archive, written as an OCI layout (umoci reads only those)
     mountpoints: tuple[str, ...]
+    mountfiles: tuple[str, ...]  # file mount points (a bridge container's /etc/resolv.conf)
     # LICENSE of the bundle recipe: its contents' licenses; CLOSED with `unknown` naming what
     # pycontainers cannot know (an OCI image's, a package outside SERIES_LICENSES)
     license: str = "CLOSED"
@@ -181,14 +182,15 @@ def _container(device: Device, c: Container, series: str) -> YoctoContainer:
     if c.image.kind == "packages":
         pkgs = tuple(YOCTO_PACKAGE_NAMES.get(p, p) for p in c.image.packages)
         return YoctoContainer(c.name, recipe, f"{recipe}-rootfs", pkgs, None, None, None, False,
-                              tuple(container_mount_points(c)), **_licenses(pkgs, series))
+                              tuple(container_mount_points(c)), tuple(container_mount_files(c)),
+                              **_licenses(pkgs, series))
     source = c.image.path
     assert source is not None
     convert = c.image.kind == "docker-archive"
     name = source.name.removesuffix(".tar") + ".oci" if convert else source.name
     uri = f"file://{name};unpack=0" if c.image.kind == "oci-archive" else f"file://{name}"
     return YoctoContainer(c.name, recipe, None, (), name, uri, source, convert, tuple(container_mount_points(c)),
-                          license_unknown=f"the {c.image.kind} image {source.name}")
+                          tuple(container_mount_files(c)), license_unknown=f"the {c.image.kind} image {source.name}")
 
 
 def _partition(p: Partition, facts: SeriesFacts) -> WksPartition:

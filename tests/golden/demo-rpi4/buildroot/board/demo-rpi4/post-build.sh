@@ -49,6 +49,7 @@ mkdir -p "${ROOTFS}/dev"
 mkdir -p "${ROOTFS}/etc/pycontainers"
 mkdir -p "${ROOTFS}/proc"
 mkdir -p "${ROOTFS}/run"
+mkdir -p "${ROOTFS}/run/pycontainers/dns"
 mkdir -p "${ROOTFS}/sys"
 mkdir -p "${ROOTFS}/tmp"
 

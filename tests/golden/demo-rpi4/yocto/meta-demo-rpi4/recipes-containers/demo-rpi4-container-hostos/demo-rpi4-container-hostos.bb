@@ -17,4 +17,4 @@ PYCONTAINERS_CONTAINER_NAME = "hostos"
 PYCONTAINERS_CONTAINER_IMAGE = "demo-rpi4-container-hostos-rootfs"
 # mount points of config.json, created in the read-only root filesystem
 # nooelint: oelint.vars.pathhardcode - paths inside the container, not on the host
-PYCONTAINERS_CONTAINER_MOUNTPOINTS = "/data /dev /etc/pycontainers /proc /run /sys /tmp"
+PYCONTAINERS_CONTAINER_MOUNTPOINTS = "/data /dev /etc/pycontainers /proc /run /run/pycontainers/dns /sys /tmp"
