@@ -5,10 +5,12 @@ order, restarts, health and the orderly stop can be observed) and a Device in a 
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -143,16 +145,31 @@ class Device:
 
 
 def wait_for(proc: subprocess.Popen, text: str, timeout: float = 15) -> list[str]:
-    """Read pycm's output lines until one contains `text`; return all lines read."""
+    """Read pycm's output lines until one contains `text`; return all lines read. The lines are
+    read by a thread that stops at that line, so that a pycm that prints nothing more fails the
+    test at the deadline instead of blocking it (readline has no timeout)."""
+    got: queue.Queue = queue.Queue()
+
+    def reader() -> None:
+        while True:
+            line = proc.stdout.readline()
+            got.put(line)
+            if not line or text in line:
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
     lines, end = [], time.monotonic() + timeout
-    while time.monotonic() < end:
-        line = proc.stdout.readline()
+    while True:
+        try:
+            line = got.get(timeout=max(0.0, end - time.monotonic()))
+        except queue.Empty:
+            break
         if not line:
             break
         lines.append(line.rstrip("\n"))
         if text in line:
             return lines
-    raise AssertionError(f"{text!r} not seen; output so far:\n" + "\n".join(lines))
+    raise AssertionError(f"{text!r} not seen within {timeout} s; output so far:\n" + "\n".join(lines))
 
 
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> tuple[int, str]:
