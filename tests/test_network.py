@@ -213,3 +213,41 @@ def test_import_compose_maps_ports_network_mode_and_networks(run_cli, tmp_path):
         f"{tmp_path}/c.yml:5: services.web.network_mode: 'service:db' is not supported: one of none, host, bridge "
         "(a container cannot join another's network namespace)",
         f"{tmp_path}/c.yml:10: services.db.ports: network_mode: host has no published ports or networks"]
+
+
+def test_a_device_chooses_its_subnet(tmp_path, run_cli):
+    """networking.subnet: the /16 the bridges' /24s come from (default 10.88.0.0/16), in the
+    manifest pycm-net gets its addresses from."""
+    (tmp_path / "d.yml").write_text(
+        "format: 1\nname: d\nboard: qemuarm64\nversion: '1'\nnetworking: {subnet: 172.20.0.0/16}\ncontainers:\n"
+        "  - {name: web, role: app, image: {packages: [x1]}, command: [x], network: bridge}\n"
+        "  - {name: db, role: app, image: {packages: [x1]}, command: [x], network: bridge, networks: [back]}\n")
+    web, db = load_device(tmp_path / "d.yml").containers
+    assert (web.attach.address, web.attach.gateway, db.attach.address, db.attach.gateway) == \
+        ("172.20.0.2", "172.20.0.1", "172.20.1.2", "172.20.1.1")
+    code, _, err = run_cli("generate", tmp_path / "d.yml", "-o", tmp_path / "out", "--backend", "debian")
+    assert code == 0, err
+    text = (tmp_path / "out" / "generated" / "contract" / "pycm" / "manifest").read_text()
+    assert "network = bridge pcbr1 172.20.1.2/24 172.20.1.1\n" in text and "10.88." not in text
+
+
+@pytest.mark.parametrize("subnet, message", [
+    ("8.8.0.0/16", "networking.subnet: '8.8.0.0/16' is not in a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)"),
+    ("10.300.0.0/16", "networking.subnet: '10.300.0.0/16' is not an IPv4 /16"),
+    ("10.88.1.0/24", "networking.subnet: '10.88.1.0/24' is not valid: A.B.0.0/16 in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, e.g. 10.88.0.0/16"),
+    ("172.32.0.0/16", "networking.subnet: '172.32.0.0/16' is not in a private range"),
+])
+def test_subnet_errors(tmp_path, run_cli, subnet, message):
+    (tmp_path / "bad.yml").write_text(
+        f"format: 1\nname: d\nboard: qemuarm64\nversion: '1'\nnetworking: {{subnet: {subnet}}}\ncontainers:\n"
+        "  - {name: web, role: app, image: {packages: [x1]}, command: [x], network: bridge}\n")
+    code, _, err = run_cli("validate", tmp_path / "bad.yml")
+    assert code == 2 and f"bad.yml:5: {message}" in err, err
+
+
+def test_a_network_holds_at_most_253_containers(tmp_path, run_cli):
+    apps = "".join(f"  - {{name: a{i}, role: app, image: {{packages: [x1]}}, command: [x], network: bridge}}\n"
+                   for i in range(254))
+    (tmp_path / "bad.yml").write_text(HEAD + apps)
+    code, _, err = run_cli("validate", tmp_path / "bad.yml")
+    assert code == 2 and "containers: network 'default' has 254 containers; a /24 has room for 253" in err, err

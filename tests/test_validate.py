@@ -25,7 +25,7 @@ CASES = {
     "unknown-top-key": (
         "format: 1\nname: d\nboard: qemuarm64\nversion: '1'\nfirmware: x\ncontainers:\n" + GOOD_CONTAINER,
         ["bad.yml:5: firmware: unknown key; allowed: board, buildroot, compatible, containers, debug, format, "
-         "hostname, name, storage, update, version, yocto"]),
+         "hostname, name, networking, storage, update, version, yocto"]),
     "several-mistakes": (
         """\
         format: 1

@@ -7,6 +7,7 @@ and the backends only read it; templates only format it.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -190,9 +191,12 @@ def parse_port(text: str) -> Port:
 
 
 # Bridge networking (docs/networking.md): network N (in order of first use in the device file, the
-# default network first when it comes first) is bridge pcbrN with 10.88.N.1/24; its containers get
-# .2, .3, ... in device-file order.
-NET_SUBNET = (10, 88)
+# default network first when it comes first) is bridge pcbrN with A.B.N.1/24 of the device's
+# networking.subnet A.B.0.0/16 (default 10.88.0.0/16); its containers get .2, .3, ... in
+# device-file order.
+NET_SUBNET = "10.88.0.0/16"
+NET_PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+NET_MAX_PER_BRIDGE = 253  # .2 to .254
 NET_DEFAULT = "default"
 NET_MAX_PORTS = 32  # per container (pycm-net's limit)
 
@@ -473,18 +477,48 @@ def _container(c: dict, base: Path) -> Container:
         network=c.get("network", "none"), ports=tuple(parse_port(p) for p in c.get("ports", [])))
 
 
-def _attach(conts: list[dict]) -> dict[str, NetAttach]:
-    """Bridge and address of every network: bridge container (in device-file order)."""
+def _networks(conts: list) -> dict[str, list[str]]:
+    """The bridge containers' names by network, networks in order of first use."""
     networks: dict[str, list[str]] = {}
     for c in conts:
         if c.get("network") == "bridge":
             networks.setdefault((c.get("networks") or [NET_DEFAULT])[0], []).append(c["name"])
+    return networks
+
+
+def _attach(conts: list[dict], subnet: str) -> dict[str, NetAttach]:
+    """Bridge and address of every network: bridge container (in device-file order)."""
+    a, b = subnet.split(".")[:2]
     found = {}
-    for n, (net, names) in enumerate(networks.items()):
-        base = f"{NET_SUBNET[0]}.{NET_SUBNET[1]}.{n}"
+    for n, (net, names) in enumerate(_networks(conts).items()):
+        base = f"{a}.{b}.{n}"
         for i, name in enumerate(names):
             found[name] = NetAttach(net, f"pcbr{n}", f"{base}.{i + 2}", f"{base}.1")
     return found
+
+
+def _network_problems(data: LineDict, display: str) -> list[Problem]:
+    problems: list[Problem] = []
+    subnet = (data.get("networking") or {}).get("subnet")
+    if subnet is not None:
+        path = ["networking", "subnet"]
+        try:
+            net = ipaddress.IPv4Network(subnet)
+        except ValueError as e:
+            net = None
+            problems.append(Problem(display, line_of(data, path), path_str(path), f"{subnet!r} is not an IPv4 /16 ({e})"))
+        if net is not None and not any(net.subnet_of(ipaddress.IPv4Network(p)) for p in NET_PRIVATE):
+            problems.append(Problem(display, line_of(data, path), path_str(path),
+                                    f"{subnet!r} is not in a private range ({', '.join(NET_PRIVATE)})"))
+    networks = _networks(data["containers"])
+    if len(networks) > 256:
+        problems.append(Problem(display, line_of(data, ["containers"]), "containers",
+                                f"{len(networks)} networks; a subnet /16 has room for 256"))
+    for net, names in networks.items():
+        if len(names) > NET_MAX_PER_BRIDGE:
+            problems.append(Problem(display, line_of(data, ["containers"]), "containers",
+                                    f"network {net!r} has {len(names)} containers; a /24 has room for {NET_MAX_PER_BRIDGE}"))
+    return problems
 
 
 def _container_problems(data: LineDict, base: Path, display: str) -> list[Problem]:
@@ -637,6 +671,7 @@ def load_device(path: Path, board_override: str | None = None) -> Device:
         raise ValidationError(problems)
     problems += _storage_problems(data, display)
     problems += _container_problems(data, path.parent, display)
+    problems += _network_problems(data, display)
     signing = None
     if "signing" in (data.get("update") or {}):
         spec = data["update"]["signing"]
@@ -650,7 +685,7 @@ def load_device(path: Path, board_override: str | None = None) -> Device:
         raise ValidationError(problems)
     assert board is not None
     conts = data["containers"]
-    attach = _attach(conts)
+    attach = _attach(conts, (data.get("networking") or {}).get("subnet", NET_SUBNET))
     update = data.get("update") or {}
     return Device(
         name=data["name"], version=data["version"],
