@@ -7,8 +7,12 @@ One boot of qemu/devices/network.yml per board, with QEMU's user-mode network (t
 - `other` (network `back`, another bridge) does not reach web;
 - `lonely` (none) reaches nothing and has only lo; `hostnet` (host) sees the host's eth0;
 - `peer` gets the host's name servers (not its loopback ones) in a read-only /etc/resolv.conf;
-- 50 restarts of web leave no interface, address, nf_tables rule or resolv.conf copy behind.
+- 50 restarts of web leave no interface, address, nf_tables rule or resolv.conf copy behind;
+- an app update (`pycmctl app-update`, no reboot) that publishes web on 8081 instead of 8080
+  restarts web alone, with the new port answering, the old one not, and nothing leaked; an
+  app-rollback then brings back 8080 the same way.
 The host's eth0 is configured from the console shell, as the host OS container of a product would.
+The app bundle of the update is on a second disk, attached from the start.
 """
 
 from __future__ import annotations
@@ -20,38 +24,67 @@ import socket
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from pycontainers.bootcheck import MOUNT_UPDATE, update_disk
+from pycontainers.model import load_device
+from pycontainers.pipeline import build_app_bundle
 from pycontainers.qemu import Machine
 
 DEVICE = "qemu/devices/network.yml"
+# the app update of the last test: web published on 8081 instead of 8080, nothing else changed
+PORTS_BEFORE, PORTS_AFTER = '"8080:80/tcp"', '"8081:80/tcp"'
 BOARDS = ["qemuarm64", "qemux86-64"]
 CRUN = "crun --root /run/crun"
 FIGURES: dict = {}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """n distinct free TCP ports of the build host's loopback (bound together, so distinct)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def ports_bundle(board: str, out, shared):
+    """An app bundle (on an update disk, as update.raucb) of the network device at version 1.1.0
+    whose web publishes 8081:80 instead of 8080:80, made --from the image's revision; once per
+    session and board."""
+    def make(work):
+        source = (Path(__file__).resolve().parents[1] / DEVICE).read_text()
+        assert source.count(PORTS_BEFORE) == 1 and source.count('version: "1.0.0"') == 1
+        path = work / "network-ports.yml"
+        path.write_text(source.replace(PORTS_BEFORE, PORTS_AFTER).replace('version: "1.0.0"', 'version: "1.1.0"'))
+        build_app_bundle(load_device(path, board), out, out / "image" / "apps.revision", work / "ports.raucb")
+        update_disk(work, update=work / "ports.raucb")
+
+    return shared(f"network ports bundle board={board} build={out}", make) / "update.img"
 
 
 @pytest.fixture(scope="module", params=BOARDS)
-def booted(request, build_for, tmp_path_factory):
-    """A booted machine of the network device on a board, its eth0 up, and the build-host port
-    forwarded to its port 8080."""
+def booted(request, build_for, shared, tmp_path_factory):
+    """A booted machine of the network device on a board, its eth0 up, build-host ports forwarded
+    to its ports 8080 and 8081, and the disk of the ports update attached: (machine, build-host
+    port of 8080, OUTPUT dir, build-host port of 8081)."""
     device, out = build_for(request.param, DEVICE)
-    port = free_port()
+    disk = ports_bundle(request.param, out, shared)
+    port, port2 = free_ports(2)
     m = Machine(device.board, out / "image" / "disk.img", tmp_path_factory.mktemp("net") / "run",
-                hostfwd=((port, 8080),))
+                hostfwd=((port, 8080), (port2, 8081)), extra_disks=(disk,))
     m.start()
     try:
         m.wait_boot([c.name for c in device.containers], timeout=240)
         rc, text = m.run("ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && "
                          "ip route add default via 10.0.2.2")
         assert rc == 0, text
-        yield m, port, out
+        yield m, port, out, port2
     finally:
         m.kill()
 
@@ -75,7 +108,7 @@ def get(url: str, timeout: float = 30) -> str:
 
 
 def test_a_published_port_is_reachable_from_the_build_host(booted):
-    m, port, _ = booted
+    m, port, *_ = booted
     assert get(f"http://127.0.0.1:{port}/index.html") == "hello-from-web\n"
     rc, text = m.run("pycmctl status")
     assert re.search(r"^web\s+healthy\s+\d+\s+\d+\s+address 10\.88\.0\.2/24 ports 8080:80/tcp", text, re.M), text
@@ -83,7 +116,7 @@ def test_a_published_port_is_reachable_from_the_build_host(booted):
 
 
 def test_an_app_reaches_the_build_host_and_its_bridge_only(booted):
-    m, _, _ = booted
+    m, *_ = booted
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(booted[2] / "generated"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     (booted[2] / "generated" / "hello.txt").write_text("hello-from-the-build-host\n")
@@ -102,7 +135,7 @@ def test_an_app_reaches_the_build_host_and_its_bridge_only(booted):
 
 
 def test_a_none_app_reaches_nothing_and_a_host_app_sees_the_host(booted):
-    m, _, _ = booted
+    m, *_ = booted
     rc, text = in_ctr(m, "lonely", "wget -q -O - http://10.0.2.2:1/")
     assert rc != 0
     rc, text = in_ctr(m, "lonely", "cat /proc/net/dev")
@@ -115,7 +148,7 @@ def test_a_bridge_app_gets_the_hosts_name_servers(booted):
     """DNS: the host OS writes the host's resolv.conf to /run/pycontainers/dns (here the console
     shell, as a product's host container or its DHCP client would); a bridge container started
     after that gets a read-only copy without the host's loopback name servers."""
-    m, _, _ = booted
+    m, *_ = booted
     rc, text = in_ctr(m, "peer", "cat /etc/resolv.conf")
     assert rc == 0 and text.strip().startswith("# no name server: /run/pycontainers/dns/resolv.conf was missing"), text
     rc, text = m.run("printf 'nameserver 127.0.0.53\\nnameserver 10.0.2.3\\nsearch example.test\\n' "
@@ -145,7 +178,7 @@ def snapshot(m) -> str:
 
 
 def test_fifty_restarts_leak_nothing(booted):
-    m, port, _ = booted
+    m, port, *_ = booted
     before = snapshot(m)
     assert "table pycontainers-c-web rules 1" in before and "link pcbr1" in before, before
     rc, text = m.run("pycmctl status | awk '$1 == \"web\" {print \"restarts=\" $4}'")
@@ -160,3 +193,47 @@ def test_fifty_restarts_leak_nothing(booted):
     FIGURES["restart_s"] = round((time.monotonic() - t) / 50, 2)
     assert snapshot(m) == before
     assert get(f"http://127.0.0.1:{port}/index.html") == "hello-from-web\n"
+
+
+def answers(url: str) -> str:
+    """What url answers at once ('' when the connection is refused, reset or times out)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.read().decode() or "(an empty page)"
+    except OSError:
+        return ""
+
+
+def test_an_app_update_changing_the_ports_applies_them_without_a_reboot(booted):
+    """The update publishes web on 8081 instead of 8080 (web alone restarted), and app-rollback
+    goes back to 8080; each time the other port stops answering and nothing is left behind."""
+    m, old, _, new = booted
+    assert get(f"http://127.0.0.1:{old}/index.html") == "hello-from-web\n"
+    assert answers(f"http://127.0.0.1:{new}/index.html") == ""  # nothing on 8081 yet: the check below can fail
+    before = snapshot(m)
+    seen = len(m.output())
+    rc, text = m.run(f"{MOUNT_UPDATE} && pycmctl app-update /run/update/update.raucb", 180)
+    assert rc == 0 and re.search(r"^committed revisions/", text, re.M), text
+    log = m.output()[seen:]
+    # only web changed: its files are the same, its published ports are not
+    assert re.search(r"app update: switching to \S+ \(changed: web\)", log), log
+    assert "rebooting" not in log and "Kernel panic" not in log, log
+    assert get(f"http://127.0.0.1:{new}/index.html") == "hello-from-web\n"
+    assert answers(f"http://127.0.0.1:{old}/index.html") == ""
+    rc, text = m.run("pycmctl status")
+    assert re.search(r"app revision revisions/", text), text
+    assert re.search(r"^web\s+healthy\s+\d+\s+\d+\s+address 10\.88\.0\.2/24 ports 8081:80/tcp\s*$", text, re.M), text
+    for name in ("peer", "other", "lonely", "hostnet"):
+        assert re.search(rf"^{name}\s+healthy\s", text, re.M), text
+    # the same links, addresses and tables as before, web's table with one rule (8081's)
+    after = snapshot(m)
+    assert after == before and "table pycontainers-c-web rules 1" in after, (before, after)
+
+    # and back: the rollback to the image's revision publishes 8080 again, and only 8080
+    rc, text = m.run("pycmctl app-rollback", 180)
+    assert rc == 0 and re.search(r"^committed factory", text, re.M), text
+    assert get(f"http://127.0.0.1:{old}/index.html") == "hello-from-web\n"
+    assert answers(f"http://127.0.0.1:{new}/index.html") == ""
+    rc, text = m.run("pycmctl status")
+    assert re.search(r"^web\s+healthy\s+\d+\s+\d+\s+address 10\.88\.0\.2/24 ports 8080:80/tcp\s*$", text, re.M), text
+    assert snapshot(m) == before
