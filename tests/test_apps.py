@@ -88,6 +88,31 @@ def test_a_one_file_change_ships_that_file_only(tmp_path):
     assert f"RAUC_MF_DESCRIPTION='pycontainers app revision {new.id}, needs {delta['needs_bytes']} bytes'" in info
 
 
+@pytest.mark.skipif(not shutil.which("rauc") or not shutil.which("unsquashfs"), reason="rauc/squashfs-tools missing")
+def test_a_bundle_of_text_that_compresses_small_is_made(tmp_path):
+    """Only a container's config.json changes (a network, a command, an environment): the one
+    blob shipped is 15 KiB of text, well over 8 KiB but under RAUC's 4 KiB of squashfs once
+    compressed ('squashfs size (4096) must be larger than 4096 bytes' before the fix)."""
+    device = load_device(ROOT / "conf" / "devices" / "demo.yml")
+    old = _revision(tmp_path / "v1", b"print(1)\n")
+    new_web = _bundle(tmp_path / "v2", "web", {"bin/busybox": random.Random(1).randbytes(1 << 20),
+                                              "app.py": b"print(1)\n"})
+    text = "".join(f'{{"type": "bind", "source": "/data/volumes/web/{i}", "options": ["rbind"]}},\n'
+                   for i in range(220))
+    assert len(text) > 2 * rauc.MIN_CONTENT
+    (new_web / "config.json").write_text(text)
+    new = revision.make_revision(MANIFEST, {"web": new_web, "db": _bundle(tmp_path / "v2", "db", {
+        "bin/busybox": random.Random(1).randbytes(1 << 20)})})
+    (tmp_path / "old.revision").write_text(old.listing)
+    key, cert = DATA / "keys" / "development.key.pem", DATA / "keys" / "development.cert.pem"
+    made = rauc.pack_app_bundle(device, new, revision.read_pairs(tmp_path / "old.revision"), cert, key,
+                                tmp_path / "delta.raucb")
+    assert made["blobs_shipped"] == 1 and made["blob_bytes_shipped"] == len(text)
+    info = subprocess.run(["rauc", "info", "--no-verify", "--output-format=shell", str(tmp_path / "delta.raucb")],
+                          capture_output=True, text=True, check=True).stdout
+    assert f"pycontainers app revision {new.id}" in info
+
+
 def test_bad_from_is_one_line(run_cli, tmp_path):
     (tmp_path / "old.txt").write_text("hello\n")
     code, out, err = run_cli("app-bundle", ROOT / "conf" / "devices" / "demo.yml", "--from", "old.txt",

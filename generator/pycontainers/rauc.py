@@ -15,7 +15,7 @@ from .errors import UserError
 from .model import Device
 from .revision import ENTRY_OVERHEAD, Revision
 
-MIN_CONTENT = 8192  # RAUC's verity format needs a squashfs larger than 4 KiB
+MIN_CONTENT = 8192  # RAUC's verity format needs a squashfs larger than 4 KiB: an app bundle's padding
 
 
 def pack_bundle(manifest: Path, image: Path, image_name: str, cert: Path, key: Path, bundle: Path) -> Path:
@@ -59,9 +59,10 @@ def pack_app_bundle(device: Device, rev: Revision, have: set[tuple[str, int]], c
         (content / "manifest").write_text(rev.manifest)
         for digest, src in sorted(ship.items()):
             shutil.copyfile(src, content / "blobs" / digest)
-        if shipped < MIN_CONTENT:  # text compresses well: pad with bytes that do not (reproducibly)
-            pad = b"".join(hashlib.sha256(f"{rev.id}{i}".encode()).digest() for i in range(MIN_CONTENT // 32))
-            (content / "padding").write_bytes(pad)
+        # always padded, with bytes that do not compress (reproducibly): what is shipped may be
+        # 15 KiB of config.json that squashfs packs into less than RAUC's minimum, or nothing
+        pad = b"".join(hashlib.sha256(f"{rev.id}{i}".encode()).digest() for i in range(MIN_CONTENT // 32))
+        (content / "padding").write_bytes(pad)
         (content / "manifest.raucm").write_text(
             f"[update]\ncompatible={device.compatible}-apps\nversion={device.version}\n"
             f"description=pycontainers app revision {rev.id}, needs {need} bytes\n\n[bundle]\nformat=verity\n")
