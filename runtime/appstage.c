@@ -8,7 +8,8 @@
  * the running revision REV's unless --allow-downgrade); the space it needs must be free on /data
  * (nothing written otherwise); `rauc extract` (signature and payload verified again) into
  * ROOT/staging, whose manifest.raucm must say what rauc info said; what the revision may set is
- * checked (check_manifest), then ROOT/revisions/ID is built, and its host containers' files and
+ * checked (check_manifest: bundles in the store, volumes, host containers, bridge networking only
+ * on a slot that has it), then ROOT/revisions/ID is built, and its host containers' files and
  * its app containers' configs are checked (check_built: the app policy beside SLOT_MANIFEST,
  * policy.c); a revision refused then is removed again with its blobs. Then compare the target's container
  * bundles with the running ones (NAME=BUNDLE) and answer on fd 3:
@@ -282,16 +283,33 @@ static int check_hosts(const struct pc_manifest *slot, const struct pc_manifest 
 	return 0;
 }
 
+/* Whether the slot has bridge networking: pycm-net and the kernel's network modules are in a slot
+ * exactly when its device file has a network: bridge container (docs/networking.md), in every
+ * backend. */
+static bool slot_has_bridges(const struct pc_manifest *slot)
+{
+	for (int i = 0; i < slot->ncontainers; i++)
+		if (!slot->c[i].service && slot->c[i].network == NET_BRIDGE)
+			return true;
+	return false;
+}
+
 /* The manifest of revision ID (composed with the slot's): every bundle its own directory of
- * ROOT/revisions/ID, volumes as check_volume says, host containers as check_hosts says. */
+ * ROOT/revisions/ID, volumes as check_volume says, host containers as check_hosts says, bridge
+ * networking only on a slot that has it. */
 static int check_manifest(const struct pc_manifest *slot, const struct pc_manifest *next, const char *root,
 			  const char *id)
 {
 	char want[PATH_MAX];
+	bool bridges = slot_has_bridges(slot);
 	for (int j = 0; j < next->ncontainers; j++) {
 		const struct pc_container *c = &next->c[j];
 		if (c->service)
 			continue;
+		if (c->network == NET_BRIDGE && !bridges)
+			return fail("container %s: network = bridge: this slot has no bridge networking (pycm-net and its "
+				    "kernel modules come with a slot whose device file has a network: bridge container): a "
+				    "system update must bring it first", c->name);
 		pc_fmt(want, sizeof want, "%s/revisions/%s/%s", root, id, c->name);
 		if (strcmp(c->bundle, want))
 			return fail("container %s: bundle %s is not %s, its directory in the app store", c->name, c->bundle,

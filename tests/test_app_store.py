@@ -476,6 +476,38 @@ def test_the_good_bundle_of_the_hostile_ones_is_taken(pycm, tmp_path):
     assert code == 0 and answer.startswith(f"target revisions/{other}\n"), answer
 
 
+def test_bridge_networking_comes_with_the_slot_not_with_an_app_bundle(pycm, tmp_path):
+    """pycm-net and the kernel's network modules are in a slot only when its device file has a
+    bridge container (docs/networking.md): an app bundle that gives a container `network =
+    bridge` on a slot without one is refused at staging with one line (before: taken, and the
+    container crash-looped on 'its network could not be set up' until the update rolled back).
+    The same bundle is taken by a slot that has a bridge container."""
+    bridge = {"network": "bridge pcbr0 10.88.0.2/24 10.88.0.1", "ports": "8080:80/tcp"}
+    config = app_config(network="bridge")
+    assert b"/run/pycontainers/netns/app" in config
+
+    def bundle(dev: AppDevice) -> Path:
+        body, _, blobs = dev.good(RID, config=config)
+        manifest = dev.section(RID, "host", "host") + dev.section(RID, "app", **bridge)
+        return dev.bundle("bridge", RID, body, manifest, blobs + [RUN])
+
+    (tmp_path / "none").mkdir()
+    (tmp_path / "bridge").mkdir()
+    dev = AppDevice(tmp_path / "none")
+    assert_refused(pycm, dev, bundle(dev), [
+        "container app: network = bridge: this slot has no bridge networking (pycm-net and its kernel modules "
+        "come with a slot whose device file has a network: bridge container): a system update must bring it "
+        "first"])
+
+    dev = AppDevice(tmp_path / "bridge")
+    dev.containers = [c + "network = bridge pcbr0 10.88.0.3/24 10.88.0.1\n" if c.startswith("[container db]") else c
+                      for c in dev.containers]
+    dev.write()
+    code, answer = dev.stage(pycm, bundle(dev))
+    assert code == 0 and answer.splitlines()[0] == f"target revisions/{RID}", answer
+    assert "store OK" in dev.verify(pycm)
+
+
 def test_downgrades_of_app_bundles_need_allow_downgrade_end_to_end(pycm, tmp_path):
     """Through pycm and pycmctl: an app bundle older than the running revision is refused, with
     one line; `--allow-downgrade` installs it and the log says so; app-rollback to an older
