@@ -8,7 +8,8 @@
  * names), the bridge BRIDGE with GATEWAY/PREFIX if it does not exist yet, with its nf_tables table
  * `ip pycontainers-BRIDGE` (masquerade of the bridge's subnet to other interfaces; forwarding from
  * it to another pycontainers bridge dropped), a veth pair pcvXXXXXXXX (a hash of NAME) on the
- * bridge / eth0 in the namespace with ADDRESS and a default route via GATEWAY, and, with ports,
+ * bridge / eth0 in the namespace with ADDRESS, the MAC 02:50:ADDRESS (the same after every restart:
+ * the host's neighbour entry for ADDRESS stays right) and a default route via GATEWAY, and, with ports,
  * the table `ip pycontainers-c-NAME` that forwards each published port to the container (DNAT).
  * IPv4 forwarding is switched on. down removes what up made for NAME: the veth pair, the
  * namespace, the container's table (the bridge and its table stay for the next container). up
@@ -370,7 +371,8 @@ void pc_rt_bridge(struct pc_nlbuf *b, const char *name)
 	pc_nl_end(b, m);
 }
 
-void pc_rt_veth(struct pc_nlbuf *b, const char *name, const char *peer, int peer_netns_fd)
+void pc_rt_veth(struct pc_nlbuf *b, const char *name, const char *peer, int peer_netns_fd,
+		const unsigned char *peer_mac)
 {
 	size_t m = link_msg(b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, 0);
 	pc_nl_str(b, IFLA_IFNAME, name);
@@ -381,6 +383,8 @@ void pc_rt_veth(struct pc_nlbuf *b, const char *name, const char *peer, int peer
 	room(b, sizeof(struct ifinfomsg)); /* the peer's, all zero: AF_UNSPEC, no flags */
 	pc_nl_str(b, IFLA_IFNAME, peer);
 	pc_nl_u32(b, IFLA_NET_NS_FD, (uint32_t)peer_netns_fd);
+	if (peer_mac)
+		pc_nl_attr(b, IFLA_ADDRESS, peer_mac, 6);
 	pc_nl_nest_end(b, p);
 	pc_nl_nest_end(b, data);
 	pc_nl_nest_end(b, li);
@@ -490,6 +494,13 @@ static int talk(int proto, struct pc_nlbuf *b, int ok_errno, const char *what)
 	if (rc && rc != -ok_errno)
 		return fail("%s: %s", what, strerror(-rc));
 	return rc ? 1 : 0;
+}
+
+void pc_net_mac(uint32_t addr_be, unsigned char mac[6])
+{
+	mac[0] = 0x02; /* locally administered, unicast */
+	mac[1] = 0x50;
+	memcpy(mac + 2, &addr_be, 4); /* network order: 10.88.0.2 -> 0a:58:00:02 */
 }
 
 void pc_net_veth_name(const char *container, char out[IFNAMSIZ])
@@ -784,7 +795,9 @@ static int up(int argc, char **argv)
 		return fail("opening %s: %s", path, strerror(errno));
 	pc_net_veth_name(name, veth);
 	pc_nl_init(&b);
-	pc_rt_veth(&b, veth, "eth0", nsfd);
+	unsigned char mac[6];
+	pc_net_mac(addr, mac);
+	pc_rt_veth(&b, veth, "eth0", nsfd, mac);
 	int rc = talk(NETLINK_ROUTE, &b, 0, "making the veth pair");
 	if (!rc) {
 		int v = ifindex(veth);

@@ -44,7 +44,10 @@ void pc_nft_chain(struct pc_nlbuf *b, const char *table, const char *chain, cons
 void pc_nft_bridge_table(struct pc_nlbuf *b, const char *bridge, uint32_t subnet_be, int prefix);
 void pc_nft_ports_table(struct pc_nlbuf *b, const char *name, uint32_t addr_be, const struct pc_port *ports, int n);
 void pc_rt_bridge(struct pc_nlbuf *b, const char *name);
-void pc_rt_veth(struct pc_nlbuf *b, const char *name, const char *peer, int peer_netns_fd);
+/* the pair NAME / PEER (PEER made in the namespace of peer_netns_fd), PEER's MAC peer_mac (NULL:
+ * the kernel's random one) */
+void pc_rt_veth(struct pc_nlbuf *b, const char *name, const char *peer, int peer_netns_fd,
+		const unsigned char *peer_mac);
 void pc_rt_link_set(struct pc_nlbuf *b, int index, int master);
 void pc_rt_link_del(struct pc_nlbuf *b, const char *name);
 void pc_rt_addr(struct pc_nlbuf *b, int index, uint32_t addr_be, int prefix);
@@ -56,6 +59,11 @@ int pc_net_parse_port(const char *s, struct pc_port *p);
  * not the container's loopback), and its search, domain and options lines; nothing else. out gets
  * at most size - 1 bytes and a NUL; the number of bytes, or -1 if they do not fit. */
 int pc_net_resolv(const char *in, size_t len, char *out, size_t size);
+/* A bridge container's eth0 MAC: 02:50 then its IPv4 address (locally administered, unique on the
+ * device). A container restarted with the same address gets the same MAC, so the host's
+ * neighbour entry stays right; with a random one the host kept sending to the old MAC until the
+ * entry went stale (published ports and the bridge dead for up to a minute after a restart). */
+void pc_net_mac(uint32_t addr_be, unsigned char mac[6]);
 /* pcvXXXXXXXX: the host end of a container's veth pair (FNV-1a of its name). */
 void pc_net_veth_name(const char *container, char out[16]);
 int pc_net_main(int argc, char **argv);

@@ -11,7 +11,10 @@
 #include "sha256.h"
 #include "store.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1018,6 +1021,44 @@ static void test_resolv(void)
 	CHECK(pc_net_resolv(host, strlen(host), out, 16) == -1);
 }
 
+/* a bridge container's eth0 MAC follows from its address (02:50 and the four bytes), and pycm-net
+ * asks for it when it makes the veth pair: a container restarted (restart, crash, app update or
+ * rollback) gets the MAC it had, so the host's neighbour entry for its address stays right (with
+ * a random MAC the host kept sending to the old one: published ports dead for up to a minute) */
+static bool has_bytes(const char *buf, size_t len, const char *want, size_t n)
+{
+	for (size_t i = 0; i + n <= len; i++)
+		if (!memcmp(buf + i, want, n))
+			return true;
+	return false;
+}
+
+static void test_veth_mac(void)
+{
+	unsigned char mac[6];
+	uint32_t addr;
+	inet_pton(AF_INET, "10.88.0.2", &addr);
+	pc_net_mac(addr, mac);
+	static const unsigned char want[6] = {0x02, 0x50, 10, 88, 0, 2};
+	CHECK(!memcmp(mac, want, 6));
+	inet_pton(AF_INET, "192.168.255.254", &addr);
+	pc_net_mac(addr, mac);
+	static const unsigned char want2[6] = {0x02, 0x50, 192, 168, 255, 254};
+	CHECK(!memcmp(mac, want2, 6));
+	/* the peer's IFLA_ADDRESS in the RTM_NEWLINK of the pair: length 4 + 6, type, the six bytes */
+	static struct pc_nlbuf b;
+	pc_nl_init(&b);
+	pc_rt_veth(&b, "pcv00000001", "eth0", 7, want);
+	struct nlattr a = {.nla_len = NLA_HDRLEN + 6, .nla_type = IFLA_ADDRESS};
+	char attr[NLA_HDRLEN + 6];
+	memcpy(attr, &a, sizeof a);
+	memcpy(attr + NLA_HDRLEN, want, 6);
+	CHECK(!b.overflow && has_bytes(b.buf, b.len, attr, sizeof attr));
+	pc_nl_init(&b);
+	pc_rt_veth(&b, "pcv00000001", "eth0", 7, NULL); /* none asked: the kernel's random one */
+	CHECK(!b.overflow && !has_bytes(b.buf, b.len, attr, NLA_HDRLEN));
+}
+
 /* fmt.c (pycm's vsnprintf in its static build), here as pc_vsnprintf: the C library's output for
  * every form pycm uses, and a few more. */
 int pc_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
@@ -1074,6 +1115,7 @@ int main(void)
 	test_service();
 	test_network_keys();
 	test_resolv();
+	test_veth_mac();
 	test_errors();
 	test_backoff();
 	test_crashloop();
