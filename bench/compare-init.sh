@@ -142,6 +142,7 @@ mounts() {
 	mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 	mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 	mount -t tmpfs -o mode=0755,size=32m tmpfs /run
+	mkdir -p /run/pycontainers/dns # as pycm at boot: the host container binds it (DNS)
 	mount -t tmpfs -o mode=1777,size=32m tmpfs /tmp
 	for uevent in /sys/class/block/*/uevent; do
 		grep -qx PARTNAME=data "$uevent" && dev=$(sed -n 's/^DEVNAME=//p' "$uevent")
