@@ -124,6 +124,10 @@ PN = "${{@bb.parse.vars_from_file(d.getVar('FILE', False), d)[0] or 'defaultpkgn
 PV = "1.0"
 WORKDIR = "${{TOPDIR}}/work/${{PN}}"
 THISDIR = "${{@os.path.dirname(d.getVar('FILE'))}}"
+FILE_DIRNAME = "${{@os.path.dirname(d.getVar('FILE', False))}}"
+# oe-core's FILESPATH without its per-override subdirectories: FILESEXTRAPATHS, then files/
+FILESEXTRAPATHS ?= ""
+FILESPATH = "${{@':'.join(p for p in d.getVar('FILESEXTRAPATHS').split(':') + [d.getVar('FILE_DIRNAME') + '/files'] if p)}}"
 BBINCLUDELOGS = ""
 """
 
@@ -772,14 +776,41 @@ def test_layer_readme_license_and_security_as_yocto_check_layer_wants():
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
 
 
+def device_files(recipe: Path) -> list[str]:
+    """The file:// sources of a static recipe that only a device layer provides."""
+    text = recipe.read_text()
+    uris = re.findall(r"file://([^\s;\"\\]+)", re.search(r'SRC_URI = "([^"]*)"', text).group(1)) \
+        if 'SRC_URI = "' in text else []
+    if "PYCM_SRCDIR" in text:  # runtime/ of this repository
+        return []
+    return [u for u in uris if not (recipe.parent / "files" / u).exists() and not (recipe.parent / u).exists()]
+
+
 def test_recipes_that_need_the_device_layer_are_not_in_world():
     """`bitbake world` (yocto-check-layer's test_world) cannot build a recipe whose files only the
     device layer's bbappend provides: such recipes say EXCLUDE_FROM_WORLD."""
     for recipe in STATIC.rglob("*.bb"):
         text = recipe.read_text()
-        uris = re.findall(r"file://([^\s;\"\\]+)", re.search(r'SRC_URI = "([^"]*)"', text).group(1)) \
-            if 'SRC_URI = "' in text else []
-        own = [u for u in uris if (recipe.parent / "files" / u).exists() or (recipe.parent / u).exists()]
-        needs_device = bool(uris) and len(own) < len(uris) and "PYCM_SRCDIR" not in text
-        if needs_device or "pycontainers-initramfs-init" in text:
+        if device_files(recipe) or "pycontainers-initramfs-init" in text:
             assert 'EXCLUDE_FROM_WORLD = "1"' in text, recipe.name
+
+
+@pytest.mark.parametrize("series", SERIES)
+def test_recipes_that_need_the_device_layer_are_skipped_without_it(series, generated, tmp_path):
+    """yocto-check-layer parses meta-pycontainers without any device layer: bitbake could not
+    checksum the files only a device layer provides, and parsing would stop ("Unable to get
+    checksum ... file could not be found"). Those recipes are skipped then, the reason naming the
+    missing files and the fix; with the device layer's bbappend they are not skipped."""
+    device = generated["demo", series] / "yocto" / "meta-demo"
+    parse = parser(tmp_path, series, [STATIC, device])
+    appends = {a.name[:-len(".bbappend")]: a for a in device.rglob("*.bbappend")}
+    needing = {r.stem: r for r in STATIC.rglob("*.bb") if device_files(r)}
+    assert set(needing) == {"pycontainers-boot-script", "pycontainers-uboot-env", "pycontainers-initramfs-init",
+                            "pycontainers-config", "pycontainers-rauc-conf"}
+    for name, recipe in needing.items():
+        reason = parse(recipe)[""].getVar("__SKIPPED")
+        assert reason, f"{name}: not skipped without the device layer"
+        assert all(f in reason for f in device_files(recipe)) and "pycontainers generate" in reason, reason
+        assert parse(recipe, [appends[name]])[""].getVar("__SKIPPED") is None, name
+    # recipes whose files are all in this layer are never skipped
+    assert parse(STATIC / "recipes-core/pycm/pycm.bb")[""].getVar("__SKIPPED") is None
