@@ -432,6 +432,39 @@ def test_scarthgap_crun_append_is_scarthgap_only():
         assert line in append
 
 
+# meta-virtualization's crun on scarthgap, as far as its distro features go (the real recipe is
+# checked against the real trees by layer-check; CI has no meta-virtualization)
+SCARTHGAP_CRUN = '''SUMMARY = "crun as meta-virtualization scarthgap has it"
+LICENSE = "GPL-2.0-only"
+inherit features_check
+REQUIRED_DISTRO_FEATURES ?= "systemd seccomp"
+DEPENDS += "systemd"
+'''
+
+
+@pytest.mark.parametrize("distro", ["pycontainers", "nodistro"])
+def test_pycm_needs_on_scarthgap_what_crun_needs_there(distro, tmp_path):
+    """pycm RDEPENDS on crun. On scarthgap, crun is skipped without the systemd distro feature
+    unless the pycontainers distro builds it (crun_git.bbappend), and `bitbake world` of another
+    distro then failed: "Nothing RPROVIDES 'crun' (but pycm.bb RDEPENDS on it)"
+    (yocto-check-layer's test_world). pycm is skipped by the same distro features as crun, with
+    features_check's reason."""
+    overrides = "class-target:pycontainers:qemuall:qemuarm64" if distro == "pycontainers" else "class-target:qemuall:qemuarm64"
+    parse = parser(tmp_path, "scarthgap", [STATIC], f'OVERRIDES = "{overrides}"\nDISTRO = "{distro}"\n')
+    crun = tmp_path / "stub-recipes" / "crun_git.bb"
+    crun.parent.mkdir(parents=True)
+    crun.write_text(SCARTHGAP_CRUN)
+    series = STATIC / "series" / "scarthgap"
+    crun_d = parse(crun, [series / "recipes-containers/crun/crun_git.bbappend"])[""]
+    pycm_append = series / "recipes-core" / "pycm" / "pycm.bbappend"
+    assert pycm_append.exists(), "no scarthgap bbappend of pycm"
+    pycm_d = parse(STATIC / "recipes-core/pycm/pycm.bb", [pycm_append])[""]
+    wanted = crun_d.getVar("REQUIRED_DISTRO_FEATURES").split()
+    assert wanted == (["seccomp"] if distro == "pycontainers" else ["systemd", "seccomp"])
+    assert pycm_d.getVar("REQUIRED_DISTRO_FEATURES").split() == wanted
+    assert "features_check" in pycm_append.read_text()
+
+
 def test_unknown_bsp_layer_is_a_user_error(run_cli, tmp_path):
     board = (ROOT / "conf" / "boards" / "raspberrypi4-64.yml").read_text().replace(
         "layers: [meta-raspberrypi]", "layers: [meta-nonesuch]")
