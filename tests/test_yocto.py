@@ -124,6 +124,10 @@ PN = "${{@bb.parse.vars_from_file(d.getVar('FILE', False), d)[0] or 'defaultpkgn
 PV = "1.0"
 WORKDIR = "${{TOPDIR}}/work/${{PN}}"
 THISDIR = "${{@os.path.dirname(d.getVar('FILE'))}}"
+FILE_DIRNAME = "${{@os.path.dirname(d.getVar('FILE', False))}}"
+# oe-core's FILESPATH without its per-override subdirectories: FILESEXTRAPATHS, then files/
+FILESEXTRAPATHS ?= ""
+FILESPATH = "${{@':'.join(p for p in d.getVar('FILESEXTRAPATHS').split(':') + [d.getVar('FILE_DIRNAME') + '/files'] if p)}}"
 BBINCLUDELOGS = ""
 """
 
@@ -426,6 +430,39 @@ def test_scarthgap_crun_append_is_scarthgap_only():
     for line in ('REQUIRED_DISTRO_FEATURES:pycontainers = "seccomp"', 'DEPENDS:remove:pycontainers = "systemd"',
                  'EXTRA_OECONF:append:pycontainers = " --disable-systemd"'):
         assert line in append
+
+
+# meta-virtualization's crun on scarthgap, as far as its distro features go (the real recipe is
+# checked against the real trees by layer-check; CI has no meta-virtualization)
+SCARTHGAP_CRUN = '''SUMMARY = "crun as meta-virtualization scarthgap has it"
+LICENSE = "GPL-2.0-only"
+inherit features_check
+REQUIRED_DISTRO_FEATURES ?= "systemd seccomp"
+DEPENDS += "systemd"
+'''
+
+
+@pytest.mark.parametrize("distro", ["pycontainers", "nodistro"])
+def test_pycm_needs_on_scarthgap_what_crun_needs_there(distro, tmp_path):
+    """pycm RDEPENDS on crun. On scarthgap, crun is skipped without the systemd distro feature
+    unless the pycontainers distro builds it (crun_git.bbappend), and `bitbake world` of another
+    distro then failed: "Nothing RPROVIDES 'crun' (but pycm.bb RDEPENDS on it)"
+    (yocto-check-layer's test_world). pycm is skipped by the same distro features as crun, with
+    features_check's reason."""
+    overrides = "class-target:pycontainers:qemuall:qemuarm64" if distro == "pycontainers" else "class-target:qemuall:qemuarm64"
+    parse = parser(tmp_path, "scarthgap", [STATIC], f'OVERRIDES = "{overrides}"\nDISTRO = "{distro}"\n')
+    crun = tmp_path / "stub-recipes" / "crun_git.bb"
+    crun.parent.mkdir(parents=True)
+    crun.write_text(SCARTHGAP_CRUN)
+    series = STATIC / "series" / "scarthgap"
+    crun_d = parse(crun, [series / "recipes-containers/crun/crun_git.bbappend"])[""]
+    pycm_append = series / "recipes-core" / "pycm" / "pycm.bbappend"
+    assert pycm_append.exists(), "no scarthgap bbappend of pycm"
+    pycm_d = parse(STATIC / "recipes-core/pycm/pycm.bb", [pycm_append])[""]
+    wanted = crun_d.getVar("REQUIRED_DISTRO_FEATURES").split()
+    assert wanted == (["seccomp"] if distro == "pycontainers" else ["systemd", "seccomp"])
+    assert pycm_d.getVar("REQUIRED_DISTRO_FEATURES").split() == wanted
+    assert "features_check" in pycm_append.read_text()
 
 
 def test_unknown_bsp_layer_is_a_user_error(run_cli, tmp_path):
@@ -772,14 +809,41 @@ def test_layer_readme_license_and_security_as_yocto_check_layer_wants():
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
 
 
+def device_files(recipe: Path) -> list[str]:
+    """The file:// sources of a static recipe that only a device layer provides."""
+    text = recipe.read_text()
+    uris = re.findall(r"file://([^\s;\"\\]+)", re.search(r'SRC_URI = "([^"]*)"', text).group(1)) \
+        if 'SRC_URI = "' in text else []
+    if "PYCM_SRCDIR" in text:  # runtime/ of this repository
+        return []
+    return [u for u in uris if not (recipe.parent / "files" / u).exists() and not (recipe.parent / u).exists()]
+
+
 def test_recipes_that_need_the_device_layer_are_not_in_world():
     """`bitbake world` (yocto-check-layer's test_world) cannot build a recipe whose files only the
     device layer's bbappend provides: such recipes say EXCLUDE_FROM_WORLD."""
     for recipe in STATIC.rglob("*.bb"):
         text = recipe.read_text()
-        uris = re.findall(r"file://([^\s;\"\\]+)", re.search(r'SRC_URI = "([^"]*)"', text).group(1)) \
-            if 'SRC_URI = "' in text else []
-        own = [u for u in uris if (recipe.parent / "files" / u).exists() or (recipe.parent / u).exists()]
-        needs_device = bool(uris) and len(own) < len(uris) and "PYCM_SRCDIR" not in text
-        if needs_device or "pycontainers-initramfs-init" in text:
+        if device_files(recipe) or "pycontainers-initramfs-init" in text:
             assert 'EXCLUDE_FROM_WORLD = "1"' in text, recipe.name
+
+
+@pytest.mark.parametrize("series", SERIES)
+def test_recipes_that_need_the_device_layer_are_skipped_without_it(series, generated, tmp_path):
+    """yocto-check-layer parses meta-pycontainers without any device layer: bitbake could not
+    checksum the files only a device layer provides, and parsing would stop ("Unable to get
+    checksum ... file could not be found"). Those recipes are skipped then, the reason naming the
+    missing files and the fix; with the device layer's bbappend they are not skipped."""
+    device = generated["demo", series] / "yocto" / "meta-demo"
+    parse = parser(tmp_path, series, [STATIC, device])
+    appends = {a.name[:-len(".bbappend")]: a for a in device.rglob("*.bbappend")}
+    needing = {r.stem: r for r in STATIC.rglob("*.bb") if device_files(r)}
+    assert set(needing) == {"pycontainers-boot-script", "pycontainers-uboot-env", "pycontainers-initramfs-init",
+                            "pycontainers-config", "pycontainers-rauc-conf"}
+    for name, recipe in needing.items():
+        reason = parse(recipe)[""].getVar("__SKIPPED")
+        assert reason, f"{name}: not skipped without the device layer"
+        assert all(f in reason for f in device_files(recipe)) and "pycontainers generate" in reason, reason
+        assert parse(recipe, [appends[name]])[""].getVar("__SKIPPED") is None, name
+    # recipes whose files are all in this layer are never skipped
+    assert parse(STATIC / "recipes-core/pycm/pycm.bb")[""].getVar("__SKIPPED") is None

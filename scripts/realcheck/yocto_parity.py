@@ -108,9 +108,16 @@ class Check:
         import subprocess
         compile_ = self.d("pycm").getVar("do_compile") or ""
         install = self.d("pycm").getVar("do_install") or ""
-        if "pycmctl" not in compile_:
-            return False, "pycm's do_compile does not build pycmctl"
         src = Path(self.var("pycm", "PYCM_SRCDIR")) / "runtime"
+        # the make goals of do_compile's oe_runmake (e.g. `all`), asked of runtime/Makefile with
+        # make -n: one of them must link pycmctl
+        m = re.search(r"oe_runmake\s+-C\s+\S+((?:\s+[\w.-]+)*)\s*$", compile_, re.M)
+        if not m:
+            return False, "pycm's do_compile runs no oe_runmake -C DIR"
+        goals = m.group(1).split()
+        built = subprocess.run(["make", "-n", "-C", str(src), "O=/B", *goals], capture_output=True, text=True)
+        if built.returncode or not re.search(r"-o /B/pycmctl(\s|$)", built.stdout, re.M):
+            return False, f"pycm's do_compile (make {' '.join(goals) or '(default goal)'}) does not build pycmctl"
         if "install" not in install:
             return False, "pycm's do_install does not run the Makefile's install"
         dry = subprocess.run(["make", "-n", "-C", str(src), "install", "DESTDIR=/DESTDIR", "O=/B"],
@@ -118,7 +125,7 @@ class Check:
         target = "/DESTDIR" + "/usr/bin/pycmctl"
         if dry.returncode or not re.search(r"/B/pycmctl\s+" + re.escape(target), dry.stdout):
             return False, f"make -n install in {src} installs no pycmctl at /usr/bin/pycmctl: {dry.stdout.strip()[:200]}"
-        return True, "pycm's do_compile builds pycmctl, make -n install puts it at /usr/bin/pycmctl"
+        return True, f"pycm's do_compile (make {' '.join(goals)}) builds pycmctl, make -n install puts it at /usr/bin/pycmctl"
 
     def feature(self, r: dict) -> None:
         program, feature = r["name"].split(".", 1)

@@ -7,7 +7,8 @@ LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
 # Its files come from the device layer (a bbappend that `pycontainers generate` writes): not
-# buildable from this layer alone, so not part of a world build
+# buildable from this layer alone, so not part of a world build, and skipped, naming the
+# missing files, when no device layer provides them (class pycontainers-device-files)
 EXCLUDE_FROM_WORLD = "1"
 
 DEPENDS = "u-boot-mkenvimage-native"
@@ -20,7 +21,7 @@ SRC_URI = "file://uboot-env.txt"
 S = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}"
 B = "${WORKDIR}/build"
 
-inherit deploy nopackages
+inherit deploy nopackages pycontainers-device-files
 
 PYCONTAINERS_ENV_SIZE ??= "0x4000"
 PYCONTAINERS_ENV_SIZE[doc] = "Size of the environment blob; the boot script and /etc/fw_env.config use the same."

@@ -11,7 +11,7 @@ LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda
 # (meta-pycontainers/recipes-core/pycm/ -> ../../../runtime).
 PYCM_SRCDIR ??= "${THISDIR}/../../.."
 PYCM_SRCDIR[doc] = "Directory holding runtime/, the manager's source (default: the repository of meta-pycontainers)."
-# nooelint: oelint.vars.fileextrapaths,oelint.vars.outofcontext - the source is this repository, not a download
+# nooelint: oelint.vars.fileextrapaths - the source is this repository, not a download
 FILESEXTRAPATHS:prepend := "${PYCM_SRCDIR}:"
 
 SRC_URI = "file://runtime"

@@ -10,7 +10,8 @@ LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
 # Its files come from the device layer (a bbappend that `pycontainers generate` writes): not
-# buildable from this layer alone, so not part of a world build
+# buildable from this layer alone, so not part of a world build, and skipped, naming the
+# missing files, when no device layer provides them (class pycontainers-device-files)
 EXCLUDE_FROM_WORLD = "1"
 
 INHIBIT_DEFAULT_DEPS = "1"
@@ -25,6 +26,8 @@ SRC_URI = "file://manifest \
 # wrynose unpacks files into UNPACKDIR (and rejects S = WORKDIR); scarthgap has no UNPACKDIR
 # and unpacks into WORKDIR
 S = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}"
+
+inherit pycontainers-device-files
 
 do_configure[noexec] = "1"
 do_compile[noexec] = "1"
