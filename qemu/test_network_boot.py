@@ -154,7 +154,7 @@ def test_a_bridge_app_gets_the_hosts_name_servers(booted):
     rc, text = m.run("printf 'nameserver 127.0.0.53\\nnameserver 10.0.2.3\\nsearch example.test\\n' "
                      "> /run/pycontainers/dns/resolv.conf && pycmctl restart peer")
     assert rc == 0, text
-    rc, text = m.run("n=0; until crun --root /run/crun exec peer /bin/busybox grep -q 10.0.2.3 /etc/resolv.conf "
+    rc, text = m.run(f"n=0; until {CRUN} exec peer /bin/busybox grep -q 10.0.2.3 /etc/resolv.conf "
                      "2>/dev/null; do n=$((n + 1)); [ $n -le 150 ] || exit 1; sleep 0.2; done", 60)
     assert rc == 0, "peer's /etc/resolv.conf never got the host's name server"
     rc, text = in_ctr(m, "peer", "cat /etc/resolv.conf")

@@ -613,7 +613,7 @@ static int write_resolv(const char *name)
 			fail("%s: %s; container %s gets no name server", PC_DNS_FILE, problem, name);
 		n = snprintf(out, sizeof out, "# no name server: %s was %s when %s started\n", PC_DNS_FILE, problem, name);
 	}
-	snprintf(path, sizeof path, "%s/%s.resolv.conf", PC_NETNS_DIR, name);
+	snprintf(path, sizeof path, PC_RESOLV_COPY, name);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -654,7 +654,7 @@ static int down(const char *name)
 		rc = fail("unmounting %s: %s", path, strerror(errno));
 	if (unlink(path) < 0 && errno != ENOENT)
 		rc = fail("removing %s: %s", path, strerror(errno));
-	snprintf(path, sizeof path, "%s/%s.resolv.conf", PC_NETNS_DIR, name);
+	snprintf(path, sizeof path, PC_RESOLV_COPY, name);
 	if (unlink(path) < 0 && errno != ENOENT)
 		rc = fail("removing %s: %s", path, strerror(errno));
 	return rc;

@@ -15,6 +15,8 @@
 #define PC_DNS_DIR "/run/pycontainers/dns"
 #define PC_DNS_FILE PC_DNS_DIR "/resolv.conf"
 #define PC_RESOLV_MAX 4096
+/* a bridge container's copy (printf format, of its name), bound on its /etc/resolv.conf */
+#define PC_RESOLV_COPY PC_NETNS_DIR "/%s.resolv.conf"
 
 struct pc_nlbuf {
 	char buf[32768];

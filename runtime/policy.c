@@ -355,7 +355,7 @@ static int volume_mount(struct ctx *x, const struct pc_json *m)
 static int dns_mount(struct ctx *x, const struct pc_json *m)
 {
 	char want[PC_PATH_MAX];
-	snprintf(want, sizeof want, PC_NETNS_DIR "/%s.resolv.conf", x->c->name);
+	snprintf(want, sizeof want, PC_RESOLV_COPY, x->c->name);
 	if (!m)
 		return bad(x, "missing: the DNS mount %s (network = bridge)", want);
 	if (m->type != PC_JSON_OBJECT)
